@@ -1,0 +1,183 @@
+"""Checkpoints: ``checkpoints/<dataset>/<model>/`` with ``model.safetensors`` + ``config.json``
+(``save_pretrained``), ``history.json``, epoch sample grids and a model card.
+
+Loading reads the local folder, or a Hugging Face Hub repo when one is
+configured (``$GENZOO_HUB_REPO``), falling back to the local folder when the
+Hub cannot be reached. Weights are only ever read through safetensors with
+strict key checking; nothing is unpickled.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from models import ZooModel, count_parameters
+
+from .data import dataset_info
+from .registry import ModelSpec, get_spec
+
+log = logging.getLogger(__name__)
+
+WEIGHTS, CONFIG, HISTORY = "model.safetensors", "config.json", "history.json"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, truncated or does not match its model."""
+
+
+def checkpoint_root() -> Path:
+    """``$GENZOO_CHECKPOINTS``, else the project's ``checkpoints/``."""
+    return Path(os.environ.get("GENZOO_CHECKPOINTS", PROJECT_ROOT / "checkpoints"))
+
+
+def model_dir(dataset: str, name: str, root: Optional[Path] = None) -> Path:
+    dataset_info(dataset)
+    get_spec(name)
+    return Path(root or checkpoint_root()) / dataset / name
+
+
+def hardware() -> str:
+    if torch.cuda.is_available():
+        return f"GPU: {torch.cuda.get_device_name(0)}"
+    return f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+# -- saving -------------------------------------------------------------------------
+def write_json(path: Path, obj) -> None:
+    """Write JSON atomically (a crash leaves the old file, never half a file)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def save_model(model: ZooModel, folder: Path) -> None:
+    """``save_pretrained`` into a temporary folder, then move the files in place."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / ".saving"
+    model.save_pretrained(tmp)
+    for f in (WEIGHTS, CONFIG):
+        os.replace(tmp / f, folder / f)
+    for f in tmp.iterdir():
+        f.unlink()
+    tmp.rmdir()
+
+
+def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooModel, history: dict,
+                     metrics: Optional[dict] = None) -> None:
+    """A README.md that says what the model is and how it was trained."""
+    info = dataset_info(dataset)
+    epochs = history.get("epochs", [])
+    total = sum(e["time_s"] for e in epochs)
+    lines = [
+        f"# {spec.title} — {info.title}", "",
+        spec.summary, "",
+        "| fact | value |", "|---|---|",
+        f"| model name | `{spec.name}` |",
+        f"| class | `models.{type(model).__name__}` ({model.family}) |",
+        f"| parameters | {count_parameters(model):,} |",
+        f"| configuration | `{json.dumps(spec.kwargs)}` |",
+        f"| data | {info.title}, 60,000 training images |",
+        f"| epochs | {len(epochs)} of {history.get('planned_epochs', spec.epochs)} |",
+        f"| batch size / learning rate | {spec.batch_size} / {spec.lr} ({spec.lr_schedule}) |",
+        f"| EMA decay | {spec.ema_decay or 'none'} |",
+        f"| training precision | {spec.precision} |",
+        f"| wall time | {total / 60:.1f} min |",
+        f"| hardware | {history.get('hardware', 'unknown')} |",
+    ]
+    if spec.base:
+        lines.append(f"| built on | `{spec.base}` (its weights are stored inside this checkpoint) |")
+    if metrics:
+        lines += ["", "## Measured", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()]
+    if epochs:
+        last = epochs[-1]
+        lines += ["", "## Last epoch", "", ", ".join(f"{k} = {v:.4g}" for k, v in last.items()
+                                                    if isinstance(v, float) and k != "time_s")]
+    lines += ["", "Files: `model.safetensors` + `config.json` (load with `genzoo.load_model`), "
+              "`history.json` (per-epoch losses), `samples/epoch_NNN.png` (one fixed noise batch).", ""]
+    (folder / "README.md").write_text("\n".join(lines))
+
+
+# -- loading ------------------------------------------------------------------------
+def hub_repo() -> Optional[str]:
+    return os.environ.get("GENZOO_HUB_REPO") or None
+
+
+def _from_hub(repo_id: str, dataset: str, name: str) -> Optional[Path]:
+    """Download one model folder from the Hub; None when the Hub cannot be reached or lacks it."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        local = snapshot_download(repo_id, allow_patterns=[f"{dataset}/{name}/*"], etag_timeout=5)
+    except Exception as exc:  # offline, unknown repo, ...
+        log.warning("Hugging Face Hub repo %s unreachable (%s); using local checkpoints", repo_id, type(exc).__name__)
+        return None
+    folder = Path(local) / dataset / name
+    return folder if (folder / CONFIG).exists() else None
+
+
+def find_checkpoint(dataset: str, name: str, root: Optional[Path] = None, repo_id: Optional[str] = None) -> Path:
+    """The folder to load from: the Hub's copy when configured and reachable, else the local one."""
+    repo_id = repo_id if repo_id is not None else hub_repo()
+    local = model_dir(dataset, name, root)
+    if repo_id:
+        folder = _from_hub(repo_id, dataset, name)
+        if folder is not None:
+            return folder
+    if not (local / CONFIG).exists() or not (local / WEIGHTS).exists():
+        missing = [f for f in (CONFIG, WEIGHTS) if not (local / f).exists()]
+        hub = f"the Hub repo {repo_id} does not have it and " if repo_id else ""
+        raise CheckpointError(f"no checkpoint for {dataset}/{name}: {hub}{local} lacks {' and '.join(missing)}. "
+                              f"Train it with "
+                              f"`python -m genzoo train --dataset {dataset} --model {name}`.")
+    return local
+
+
+def load_folder(cls: type, folder: Path, map_location: str = "cpu") -> ZooModel:
+    """Build ``cls`` from ``config.json`` and load ``model.safetensors`` with strict key checking."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    try:
+        config = json.loads((folder / CONFIG).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{folder / CONFIG} is missing or not valid JSON ({exc})") from None
+    try:
+        model = cls(**config)
+    except TypeError as exc:
+        raise CheckpointError(f"{folder / CONFIG} does not fit {cls.__name__} ({exc})") from None
+    try:
+        state = load_file(str(folder / WEIGHTS), device=str(map_location))
+    except (OSError, SafetensorError) as exc:
+        raise CheckpointError(f"{folder / WEIGHTS} is missing, truncated or not a safetensors file ({exc})") from None
+    expected = set(model.state_dict())
+    missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+    if missing or extra:
+        raise CheckpointError(f"{folder / WEIGHTS} does not match its config.json: "
+                              f"missing keys {missing[:5]}{'…' if len(missing) > 5 else ''}, "
+                              f"unexpected keys {extra[:5]}{'…' if len(extra) > 5 else ''}")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{folder / WEIGHTS} does not match its config.json ({str(exc).splitlines()[-1].strip()})") from None
+    return model.to(map_location).eval()
+
+
+def load_model(dataset: str, name: str, root: Optional[Path] = None, map_location: str = "cpu",
+               repo_id: Optional[str] = None) -> ZooModel:
+    """Load ``<dataset>/<name>`` in inference mode, from the Hub when configured, else locally."""
+    spec = get_spec(name)
+    return load_folder(spec.cls, find_checkpoint(dataset, name, root, repo_id), map_location)
+
+
+def load_history(folder: Path) -> dict:
+    path = Path(folder) / HISTORY
+    return json.loads(path.read_text()) if path.exists() else {"epochs": []}

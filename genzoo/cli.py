@@ -1,0 +1,107 @@
+"""``python -m genzoo train|sample ...``: the command-line interface."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .data import DATASETS, DataError
+
+
+def _train(args) -> None:
+    from .registry import get_spec, training_order
+    from .training import TrainOptions, train
+
+    names = training_order() if args.all else [args.model]
+    datasets = list(DATASETS) if args.dataset == "all" else [args.dataset]
+    for dataset in datasets:
+        for name in names:
+            spec = get_spec(name)
+            t0 = time.time()
+            folder = train(TrainOptions(dataset=dataset, model=name, epochs=args.epochs, batch_size=args.batch_size,
+                                        device=args.device, data_root=args.data_root, out_root=args.out,
+                                        resume=args.resume, smoke=args.smoke, seed=args.seed, threads=args.threads,
+                                        progress=not args.no_progress))
+            print(f"{dataset}/{spec.name}: saved to {folder} ({(time.time() - t0) / 60:.1f} min)")
+
+
+def _sample(args) -> None:
+    import torch
+
+    from .checkpoints import load_model
+    from .sampling import resolve_labels, sample_batched, write_samples
+
+    model = load_model(args.dataset, args.model, root=args.checkpoints)
+    if not model.generative:
+        raise ValueError(f"{args.model} is not a generative model")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    label = args.labels if args.labels else args.label
+    labels = resolve_labels(model, args.n, label)
+    options = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps, eta=args.eta, guidance=args.guidance).items()
+               if v is not None}
+    if options and model.family not in ("diffusion", "latent-diffusion"):
+        raise ValueError(f"--sampler/--steps/--eta/--guidance apply to diffusion models only, not {args.model}")
+    t0 = time.time()
+    images, drawn = sample_batched(model, args.n, labels, seed=args.seed, batch_size=args.batch_size,
+                                   progress=not args.no_progress, **options)
+    out = write_samples(images, drawn, args.out)
+    print(f"wrote {len(images)} samples to {out} ({time.time() - t0:.1f} s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .registry import SPECS
+
+    p = argparse.ArgumentParser(prog="python -m genzoo", description="GenZoo: train and sample generative models.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model (or --all) and save its checkpoint")
+    t.add_argument("--dataset", required=True, choices=[*DATASETS, "all"])
+    group = t.add_mutually_exclusive_group(required=True)
+    group.add_argument("--model", choices=list(SPECS))
+    group.add_argument("--all", action="store_true", help="every model, in dependency order")
+    t.add_argument("--epochs", type=int, help="default: the model's own (see genzoo/registry.py)")
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--data-root", help="torchvision dataset folder (default: $GENZOO_DATA_ROOT or data/)")
+    t.add_argument("--out", help="checkpoint root (default: checkpoints/)")
+    t.add_argument("--resume", action="store_true", help="continue after the last saved epoch")
+    t.add_argument("--smoke", action="store_true", help="a few batches of a small subset, for tests")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, help="torch CPU threads")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    t.set_defaults(fn=_train)
+
+    s = sub.add_parser("sample", help="draw samples to .npz or a .png grid")
+    s.add_argument("--dataset", required=True, choices=list(DATASETS))
+    s.add_argument("--model", required=True, choices=list(SPECS))
+    s.add_argument("--n", type=int, default=100)
+    s.add_argument("--label", type=int, help="class index for conditional models")
+    s.add_argument("--labels", choices=["cycle"], help="cycle: labels 0, 1, ..., 9, 0, ...")
+    s.add_argument("--sampler", choices=["ddpm", "ddim"])
+    s.add_argument("--steps", type=int)
+    s.add_argument("--eta", type=float)
+    s.add_argument("--guidance", type=float)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--batch-size", type=int, default=500)
+    s.add_argument("--checkpoints", help="checkpoint root (default: checkpoints/)")
+    s.add_argument("--threads", type=int)
+    s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--out", required=True, help="FILE.npz or FILE.png")
+    s.set_defaults(fn=_sample)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .checkpoints import CheckpointError
+
+    try:
+        args.fn(args)
+    except (DataError, CheckpointError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the last finished epoch is saved; continue with --resume", file=sys.stderr)
+        return 130
+    return 0

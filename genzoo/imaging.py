@@ -1,0 +1,48 @@
+"""Turning image tensors into pictures: grids, PIL images, GIFs. Only used at the edges."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_pil(image: torch.Tensor, scale: int = 1) -> Image.Image:
+    """One image ``[1, H, W]`` or ``[H, W]`` in [0, 1] -> greyscale PIL image (optionally upscaled)."""
+    arr = image.detach().float().clamp(0, 1).mul(255).round().byte().squeeze().cpu().numpy()
+    pil = Image.fromarray(arr, mode="L")
+    return pil.resize((pil.width * scale, pil.height * scale), Image.NEAREST) if scale > 1 else pil
+
+
+def grid(images: torch.Tensor, nrow: int = 10, padding: int = 2, pad_value: float = 0.5) -> torch.Tensor:
+    """``[n, 1, 28, 28]`` -> one ``[1, H, W]`` image laid out in rows of ``nrow``."""
+    from torchvision.utils import make_grid
+
+    return make_grid(images.detach().float().clamp(0, 1).cpu(), nrow=nrow, padding=padding, pad_value=pad_value)[:1]
+
+
+def grid_pil(images: torch.Tensor, nrow: int = 10, scale: int = 2) -> Image.Image:
+    return to_pil(grid(images, nrow), scale)
+
+
+def save_grid(images: torch.Tensor, path: Path, nrow: int = 10) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.png")
+    grid_pil(images, nrow, scale=1).save(tmp)
+    tmp.replace(path)
+
+
+def gif_bytes(frames: Sequence[Image.Image], duration_ms: int = 120) -> bytes:
+    """An animated GIF that plays the frames forwards then backwards, looping."""
+    seq = list(frames) + list(frames)[-2:0:-1]
+    buf = io.BytesIO()
+    seq[0].save(buf, format="GIF", save_all=True, append_images=seq[1:], duration=duration_ms, loop=0)
+    return buf.getvalue()
+
+
+def as_numpy_uint8(images: torch.Tensor) -> np.ndarray:
+    """``[n, 1, 28, 28]`` in [0, 1] -> uint8 ``[n, 28, 28]`` (0 = background)."""
+    return images.detach().float().clamp(0, 1).mul(255).round().byte().squeeze(1).cpu().numpy()

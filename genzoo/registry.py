@@ -1,0 +1,98 @@
+"""Every model GenZoo trains, by name, with its hyperparameters in one place.
+
+Adding a model is one entry here: the training CLI, the loader, the sampling
+CLI, the evaluation and the app all read this table.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from models import DDPM, GAN, VAE, Autoencoder, Classifier, LatentDiffusion, ZooModel
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    cls: type
+    kwargs: dict[str, Any]
+    title: str                      # short human name shown in the app
+    summary: str                    # one plain-language sentence
+    epochs: int
+    batch_size: int = 128
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"     # "cosine" (with warm-up) or "constant"
+    warmup_steps: int = 0
+    ema_decay: Optional[float] = None
+    precision: str = "fp32"         # "bf16" autocast for training where measured faster; inference is fp32
+    base: Optional[str] = None      # a model this one is built on (latent diffusion's autoencoder)
+    sampler: dict[str, Any] = field(default_factory=dict)   # the app's default sampling options
+
+    def build(self) -> ZooModel:
+        return self.cls(**self.kwargs)
+
+    @property
+    def generative(self) -> bool:
+        return self.cls.generative
+
+
+def _ae(latent: int) -> ModelSpec:
+    return ModelSpec(f"ae-{latent}", Autoencoder, {"latent_dim": latent}, f"Autoencoder ({latent}-D)",
+                     f"Squeezes each image into {latent} numbers and rebuilds it; not trained to generate.",
+                     epochs=20)
+
+
+def _vae(name: str, title: str, summary: str, **kw) -> ModelSpec:
+    return ModelSpec(name, VAE, {"latent_dim": 16, **kw}, title, summary, epochs=20)
+
+
+def _ddpm(schedule: str) -> ModelSpec:
+    return ModelSpec(f"ddpm-{schedule}", DDPM,
+                     {"schedule": schedule, "T": 1000, "channels": 32, "channel_mults": [1, 2, 2],
+                      "num_res_blocks": 2, "p_uncond": 0.1, "dropout": 0.1},
+                     f"Diffusion ({schedule} schedule)",
+                     f"Learns to remove noise step by step ({schedule} noise schedule); draws by denoising pure noise.",
+                     epochs=30, lr=5e-4, warmup_steps=500, ema_decay=0.9995, precision="bf16",
+                     sampler={"sampler": "ddim", "steps": 50, "eta": 0.0, "guidance": 2.0})
+
+
+SPECS: dict[str, ModelSpec] = {s.name: s for s in [
+    _ae(8),
+    _ae(32),
+    _vae("vae", "VAE (beta = 1)", "An autoencoder whose codes are pushed towards a bell curve, so random codes decode to new images.", beta=1.0),
+    _vae("vae-beta0", "VAE (beta = 0)", "The VAE with its bell-curve pressure switched off: sharp rebuilds, messy code space.", beta=0.0),
+    _vae("vae-beta10", "VAE (beta = 10)", "The VAE with strong bell-curve pressure: a tidy code space, blurry rebuilds.", beta=10.0),
+    ModelSpec("vae-2d", VAE, {"latent_dim": 2, "beta": 1.0}, "VAE (2-D)",
+              "A VAE with only two code numbers, so its whole code space fits on a flat map.", epochs=20),
+    _vae("cvae", "Conditional VAE", "A VAE that is also told the class, so you can ask it for one.", beta=1.0, conditional=True),
+    ModelSpec("gan", GAN, {"z_dim": 64, "channels": 64}, "GAN",
+              "A generator learns to fool a critic that tells real images from fakes.",
+              epochs=30, lr=2e-4, lr_schedule="constant", ema_decay=0.999),
+    ModelSpec("cgan", GAN, {"z_dim": 64, "channels": 64, "conditional": True}, "Conditional GAN",
+              "A GAN whose generator and critic are both told the class.",
+              epochs=30, lr=2e-4, lr_schedule="constant", ema_decay=0.999),
+    _ddpm("linear"),
+    _ddpm("cosine"),
+    ModelSpec("ldm", LatentDiffusion,
+              {"autoencoder": {"latent_dim": 32, "channels": 32, "hidden": 256}, "schedule": "cosine", "T": 1000,
+               "width": 256, "depth": 4, "p_uncond": 0.1},
+              "Latent diffusion", "Diffusion run on the 32 code numbers of the autoencoder, then decoded: much faster steps.",
+              epochs=60, batch_size=256, lr=1e-3, warmup_steps=500, ema_decay=0.999, base="ae-32",
+              sampler={"sampler": "ddim", "steps": 50, "eta": 0.0, "guidance": 2.0}),
+    ModelSpec("classifier", Classifier, {"channels": 32, "feature_dim": 128}, "Evaluator classifier",
+              "Recognises the class of an image; used to score the other models.", epochs=8, lr=2e-3),
+]}
+
+GENERATIVE = [name for name, s in SPECS.items() if s.generative]
+
+
+def get_spec(name: str) -> ModelSpec:
+    if name not in SPECS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(SPECS)}")
+    return SPECS[name]
+
+
+def training_order() -> list[str]:
+    """Names in an order where every model comes after the one it builds on."""
+    names = [n for n in SPECS if SPECS[n].base is None]
+    return names + [n for n in SPECS if SPECS[n].base is not None]

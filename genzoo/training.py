@@ -1,0 +1,248 @@
+"""The training loop every model shares: seeded, resumable, with EMA, progress bars,
+per-epoch history, test-set losses and sample grids from one fixed noise batch."""
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import math
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from models import ZooModel
+
+from .checkpoints import (HISTORY, checkpoint_root, hardware, load_model, save_model, write_json,
+                          write_model_card)
+from .data import load_split, to_unit
+from .imaging import save_grid
+from .registry import ModelSpec, get_spec
+
+STATE_WEIGHTS, STATE_JSON = "training_state.safetensors", "training_state.json"
+GRID_EPOCHS = (1, 2, 3, 5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100)
+GRID_SEED = 1234
+SMOKE_TRAIN, SMOKE_TEST = 256, 64
+
+
+@dataclass
+class TrainOptions:
+    dataset: str
+    model: str
+    epochs: Optional[int] = None
+    batch_size: Optional[int] = None
+    device: str = "auto"
+    data_root: Optional[str] = None
+    out_root: Optional[str] = None
+    resume: bool = False
+    smoke: bool = False
+    seed: int = 0
+    threads: Optional[int] = None
+    progress: bool = True
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but no CUDA GPU is available")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def grid_epochs(total: int) -> list[int]:
+    """Epochs at which sample grids are saved: 1, 2, 3, 5, 10, 15, 20, 25, ... and the last."""
+    return sorted({e for e in GRID_EPOCHS if e <= total} | {total})
+
+
+def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
+    """Linear warm-up, then constant or cosine decay to 10% of the peak."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class EMA:
+    """Exponential moving average of a model's parameters: shadow = d * shadow + (1 - d) * param."""
+
+    def __init__(self, model: ZooModel, decay: float):
+        self.decay = decay
+        self.params = model.ema_parameters()
+        self.shadow = [p.detach().clone() for p in self.params]
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))   # warm-up: early weights are not averaged in for long
+        torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1 - d)
+
+    @contextlib.contextmanager
+    def swapped(self):
+        """Temporarily put the averaged weights into the model."""
+        backup = [p.detach().clone() for p in self.params]
+        with torch.no_grad():
+            for p, s in zip(self.params, self.shadow):
+                p.copy_(s)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for p, b in zip(self.params, backup):
+                    p.copy_(b)
+
+
+def grid_inputs(model: ZooModel, n: int = 100) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """The fixed noise batch (and labels: one class per row, for conditional models) of every grid."""
+    g = torch.Generator().manual_seed(GRID_SEED)
+    noise = model.noise(n, g)
+    labels = torch.arange(n, device=model.device) // (n // 10) if model.conditional else None
+    return noise, labels
+
+
+# -- training state (for --resume): safetensors + JSON, never pickle ---------------------
+def save_state(folder: Path, model: ZooModel, optimizers: list, ema: Optional[EMA], meta: dict) -> None:
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    groups = []
+    for j, opt in enumerate(optimizers):
+        sd = opt.state_dict()
+        for idx, st in sd["state"].items():
+            for k, v in st.items():
+                tensors[f"opt{j}.{idx}.{k}"] = v.detach().contiguous() if torch.is_tensor(v) else torch.tensor(v)
+        groups.append(sd["param_groups"])
+    if ema is not None:
+        tensors.update({f"ema.{i}": s.contiguous() for i, s in enumerate(ema.shadow)})
+    tmp = folder / (STATE_WEIGHTS + ".tmp")
+    save_file(tensors, str(tmp))
+    tmp.replace(folder / STATE_WEIGHTS)
+    write_json(folder / STATE_JSON, {**meta, "param_groups": groups})
+
+
+def load_state(folder: Path, model: ZooModel, optimizers: list, ema: Optional[EMA], device) -> dict:
+    meta = json.loads((folder / STATE_JSON).read_text())
+    tensors = load_file(str(folder / STATE_WEIGHTS), device=str(device))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
+    for j, opt in enumerate(optimizers):
+        state: dict = defaultdict(dict)
+        for k, v in tensors.items():
+            if k.startswith(f"opt{j}."):
+                _, idx, name = k.split(".", 2)
+                state[int(idx)][name] = v
+        opt.load_state_dict({"state": dict(state), "param_groups": meta["param_groups"][j]})
+    if ema is not None:
+        for i, s in enumerate(ema.shadow):
+            s.copy_(tensors[f"ema.{i}"])
+    return meta
+
+
+@torch.no_grad()
+def test_logs(model: ZooModel, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -> dict[str, float]:
+    """The model's loss terms on held-out images (fixed seed, so epochs compare)."""
+    torch.manual_seed(0)
+    sums: dict[str, float] = defaultdict(float)
+    for i in range(0, len(x), batch):
+        _, logs = model.loss(x[i:i + batch].to(model.device), y[i:i + batch].to(model.device))
+        for k, v in logs.items():
+            sums[k] += v * len(x[i:i + batch])
+    return {f"test_{k}": v / len(x) for k, v in sums.items()}
+
+
+def train(opts: TrainOptions) -> Path:
+    """Train ``opts.model`` on ``opts.dataset``; returns the checkpoint folder."""
+    spec: ModelSpec = get_spec(opts.model)
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    device = resolve_device(opts.device)
+    seed_everything(opts.seed)
+    epochs = opts.epochs or (2 if opts.smoke else spec.epochs)
+    batch_size = opts.batch_size or (32 if opts.smoke else spec.batch_size)
+    root = Path(opts.out_root) if opts.out_root else checkpoint_root()
+    folder = root / opts.dataset / spec.name
+
+    x_u8, y = load_split(opts.dataset, train=True, root=opts.data_root)
+    xt_u8, yt = load_split(opts.dataset, train=False, root=opts.data_root)
+    if opts.smoke:
+        x_u8, y, xt_u8, yt = x_u8[:SMOKE_TRAIN], y[:SMOKE_TRAIN], xt_u8[:SMOKE_TEST], yt[:SMOKE_TEST]
+    else:
+        xt_u8, yt = xt_u8[:2000], yt[:2000]
+    x, xt = to_unit(x_u8), to_unit(xt_u8)
+
+    model = spec.build().to(device)
+    if spec.base:
+        model.set_autoencoder(load_model(opts.dataset, spec.base, root=root, map_location=str(device)), x[:10000])
+    optimizers = model.configure_optimizers(spec.lr)
+    ema = EMA(model, spec.ema_decay) if spec.ema_decay else None
+    autocast = functools.partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=spec.precision == "bf16")
+    steps_per_epoch = len(x) // batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(f"batch size {batch_size} is larger than the {len(x)} training images")
+    total_steps = epochs * steps_per_epoch
+
+    history = {"model": spec.name, "dataset": opts.dataset, "planned_epochs": epochs, "batch_size": batch_size,
+               "device": str(device), "hardware": hardware(), "smoke": opts.smoke, "epochs": []}
+    start = 1
+    if opts.resume and (folder / STATE_JSON).exists():
+        meta = load_state(folder, model, optimizers, ema, device)
+        history = meta["history"]
+        history["planned_epochs"] = epochs
+        start = meta["epoch"] + 1
+        print(f"resuming {opts.dataset}/{spec.name} after epoch {meta['epoch']}")
+    folder.mkdir(parents=True, exist_ok=True)
+    noise, labels = grid_inputs(model) if model.generative else (None, None)
+    grid_at = grid_epochs(epochs)
+    grid_opts = dict(spec.sampler)
+    if opts.smoke and "steps" in grid_opts:
+        grid_opts["steps"] = 5
+
+    for epoch in range(start, epochs + 1):
+        t0 = time.time()
+        torch.manual_seed(opts.seed * 1000 + epoch)        # order and noise depend only on (seed, epoch)
+        perm = torch.randperm(len(x))
+        model.train()
+        sums: dict[str, float] = defaultdict(float)
+        bar = tqdm(range(steps_per_epoch), desc=f"{opts.dataset}/{spec.name} {epoch}/{epochs}",
+                   disable=not opts.progress, dynamic_ncols=True)
+        for i in bar:
+            step = (epoch - 1) * steps_per_epoch + i
+            for opt in optimizers:
+                for g in opt.param_groups:
+                    g["lr"] = spec.lr * lr_factor(step, total_steps, spec.warmup_steps, spec.lr_schedule)
+            idx = perm[i * batch_size:(i + 1) * batch_size]
+            logs = model.train_step(x[idx].to(device), y[idx].to(device), optimizers, autocast)
+            if ema is not None:
+                ema.update(step)
+            for k, v in logs.items():
+                sums[k] += v
+            if i % 10 == 0 or i == steps_per_epoch - 1:
+                bar.set_postfix({k: f"{v / (i + 1):.4g}" for k, v in list(sums.items())[:3]})
+        record = {"epoch": epoch, **{k: v / steps_per_epoch for k, v in sums.items()},
+                  "lr": optimizers[0].param_groups[0]["lr"]}
+        with ema.swapped() if ema is not None else contextlib.nullcontext():
+            model.eval()
+            model.on_epoch_end(x[:10000].to(device), y[:10000].to(device))
+            record.update(test_logs(model, xt, yt))
+            if epoch in grid_at and model.generative:
+                g = torch.Generator().manual_seed(GRID_SEED + 1)
+                save_grid(model.generate(noise, labels, generator=g, **grid_opts), folder / "samples" / f"epoch_{epoch:03d}.png")
+            record["time_s"] = time.time() - t0
+            history["epochs"].append(record)
+            save_model(model, folder)
+        save_state(folder, model, optimizers, ema, {"epoch": epoch, "history": history})
+        write_json(folder / HISTORY, history)
+        write_model_card(folder, spec, opts.dataset, model, history)
+        print(f"{opts.dataset}/{spec.name} epoch {epoch}: " + ", ".join(
+            f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float)), flush=True)
+    return folder

@@ -1,0 +1,202 @@
+"""Autoencoder, VAE / beta-VAE and conditional VAE with Bernoulli decoders.
+
+Images live in [0, 1]; the decoder outputs logits and ``decode`` applies the
+sigmoid. The reconstruction term is the Bernoulli negative log-likelihood
+summed over the 784 pixels, so losses read in nats per image.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import GenerativeModel
+
+
+class ConvEncoder(nn.Module):
+    """28x28 image (+ optional one-hot label) -> feature vector of size ``out_dim``."""
+
+    def __init__(self, out_dim: int, channels: int = 32, hidden: int = 256, extra: int = 0):
+        super().__init__()
+        c = channels
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, c, 4, 2, 1), nn.SiLU(),                 # 28 -> 14
+            nn.Conv2d(c, 2 * c, 4, 2, 1), nn.SiLU(),             # 14 -> 7
+            nn.Flatten(),
+        )
+        self.fc = nn.Sequential(nn.Linear(2 * c * 49 + extra, hidden), nn.SiLU(), nn.Linear(hidden, out_dim))
+
+    def forward(self, x: torch.Tensor, extra: Optional[torch.Tensor] = None) -> torch.Tensor:
+        h = self.conv(x)
+        if extra is not None:
+            h = torch.cat([h, extra], dim=1)
+        return self.fc(h)
+
+
+class ConvDecoder(nn.Module):
+    """Latent vector (+ optional one-hot label) -> 28x28 logits."""
+
+    def __init__(self, in_dim: int, channels: int = 32, hidden: int = 256):
+        super().__init__()
+        c = channels
+        self.c = c
+        self.fc = nn.Sequential(nn.Linear(in_dim, hidden), nn.SiLU(), nn.Linear(hidden, 2 * c * 49), nn.SiLU())
+        self.deconv = nn.Sequential(
+            nn.ConvTranspose2d(2 * c, c, 4, 2, 1), nn.SiLU(),    # 7 -> 14
+            nn.ConvTranspose2d(c, 1, 4, 2, 1),                   # 14 -> 28 (logits)
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.deconv(self.fc(z).view(-1, 2 * self.c, 7, 7))
+
+
+def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """-log p(x | logits) summed over pixels, one value per image (nats)."""
+    return F.binary_cross_entropy_with_logits(logits.float(), x, reduction="none").flatten(1).sum(1)
+
+
+class Autoencoder(GenerativeModel):
+    """Deterministic autoencoder. To draw new images it samples a Gaussian fitted
+    to the training codes (``prior_mean``, ``prior_scale_tril``): the classic way to
+    show that a plain autoencoder's latent space has holes."""
+
+    family = "autoencoder"
+    can_encode = True
+
+    def __init__(self, latent_dim: int = 8, channels: int = 32, hidden: int = 256):
+        super().__init__()
+        self._latent_dim = latent_dim
+        self.encoder = ConvEncoder(latent_dim, channels, hidden)
+        self.decoder = ConvDecoder(latent_dim, channels, hidden)
+        self.register_buffer("prior_mean", torch.zeros(latent_dim))
+        self.register_buffer("prior_scale_tril", torch.eye(latent_dim))
+
+    @property
+    def latent_dim(self) -> int:
+        return self._latent_dim
+
+    def encode(self, x: torch.Tensor, labels=None) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor, labels=None) -> torch.Tensor:
+        return torch.sigmoid(self.decoder(z).float())
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor, labels=None) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def noise(self, n, generator=None):
+        return torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+
+    @torch.no_grad()
+    def generate(self, noise, labels=None, generator=None, **options):
+        return self.decode(self.prior_mean + noise @ self.prior_scale_tril.T)
+
+    def loss(self, x, y):
+        logits = self.decoder(self.encoder(x))
+        nll = bernoulli_nll(logits, x).mean()
+        mse = F.mse_loss(torch.sigmoid(logits.float()), x)
+        return nll, {"loss": nll.item(), "recon_nll": nll.item(), "mse": mse.item()}
+
+    @torch.no_grad()
+    def on_epoch_end(self, x, y):
+        """Fit the Gaussian that ``sample`` draws codes from."""
+        z = torch.cat([self.encode(x[i:i + 1000].to(self.device)) for i in range(0, len(x), 1000)]).double()
+        cov = torch.cov(z.T) + 1e-5 * torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
+        self.prior_mean.copy_(z.mean(0))
+        self.prior_scale_tril.copy_(torch.linalg.cholesky(cov))
+
+
+class VAE(GenerativeModel):
+    """Variational autoencoder with a weight ``beta`` on the KL term (beta-VAE).
+
+    Gaussian encoder q(z|x) = N(mu, diag(sigma^2)), standard normal prior,
+    Bernoulli decoder. With ``conditional=True`` the one-hot label goes into both
+    the encoder and the decoder (a conditional VAE). The loss per image is
+    ``-log p(x|z) + beta * KL(q(z|x) || p(z))``; the ELBO (beta = 1) is reported
+    in nats per image whatever beta is.
+    """
+
+    family = "vae"
+    can_encode = True
+    has_likelihood = True
+
+    def __init__(self, latent_dim: int = 16, beta: float = 1.0, conditional: bool = False,
+                 num_classes: int = 10, channels: int = 32, hidden: int = 256):
+        super().__init__()
+        self._latent_dim = latent_dim
+        self.beta = beta
+        self._conditional = conditional
+        self.num_classes = num_classes
+        extra = num_classes if conditional else 0
+        self.encoder = ConvEncoder(2 * latent_dim, channels, hidden, extra=extra)
+        self.decoder = ConvDecoder(latent_dim + extra, channels, hidden)
+
+    @property
+    def conditional(self) -> bool:
+        return self._conditional
+
+    @property
+    def requires_labels(self) -> bool:
+        return self._conditional
+
+    @property
+    def latent_dim(self) -> int:
+        return self._latent_dim
+
+    def _onehot(self, labels: Optional[torch.Tensor], n: int) -> Optional[torch.Tensor]:
+        if not self._conditional:
+            return None
+        if labels is None:
+            raise ValueError("the conditional VAE needs a class label for each image")
+        return F.one_hot(torch.as_tensor(labels, device=self.device).long().expand(n), self.num_classes).float()
+
+    def encode_distribution(self, x: torch.Tensor, labels=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance of q(z | x)."""
+        mu, logvar = self.encoder(x, self._onehot(labels, len(x))).float().chunk(2, dim=1)
+        return mu, logvar.clamp(-30, 20)
+
+    def encode(self, x: torch.Tensor, labels=None) -> torch.Tensor:
+        """The mean code, used for maps, interpolation and reconstruction."""
+        return self.encode_distribution(x, labels)[0]
+
+    def decoder_logits(self, z: torch.Tensor, labels=None) -> torch.Tensor:
+        c = self._onehot(labels, len(z))
+        return self.decoder(z if c is None else torch.cat([z, c], dim=1))
+
+    def decode(self, z: torch.Tensor, labels=None) -> torch.Tensor:
+        return torch.sigmoid(self.decoder_logits(z, labels).float())
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor, labels=None) -> torch.Tensor:
+        return self.decode(self.encode(x, labels), labels)
+
+    def noise(self, n, generator=None):
+        return torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+
+    @torch.no_grad()
+    def generate(self, noise, labels=None, generator=None, **options):
+        return self.decode(noise, labels)
+
+    def terms(self, x: torch.Tensor, labels=None, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-image reconstruction NLL and KL (nats), with one reparameterised draw."""
+        mu, logvar = self.encode_distribution(x, labels)
+        eps = torch.randn(mu.shape, generator=generator).to(mu.device) if generator else torch.randn_like(mu)
+        z = mu + (0.5 * logvar).exp() * eps
+        nll = bernoulli_nll(self.decoder_logits(z, labels), x)
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)  # KL(N(mu, s^2) || N(0, 1))
+        return nll, kl
+
+    def loss(self, x, y):
+        nll, kl = self.terms(x, y if self._conditional else None)
+        loss = (nll + self.beta * kl).mean()
+        return loss, {"loss": loss.item(), "recon_nll": nll.mean().item(), "kl": kl.mean().item(),
+                      "elbo": -(nll + kl).mean().item()}
+
+    @torch.no_grad()
+    def kl_per_dimension(self, x: torch.Tensor, labels=None) -> torch.Tensor:
+        """Average KL of each latent dimension (nats): near 0 means an unused dimension."""
+        mu, logvar = self.encode_distribution(x, labels)
+        return (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean(0)

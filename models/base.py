@@ -1,0 +1,159 @@
+"""The one interface every GenZoo model implements.
+
+Everything outside a model speaks images as float tensors ``[n, 1, 28, 28]`` in
+``[0, 1]`` (0 = black background, as in the data). Each model converts to the
+range it trains in (``[0, 1]`` for Bernoulli autoencoders, ``[-1, 1]`` for GANs
+and diffusion) inside its own methods.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import torch
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+ProgressFn = Optional[Callable[[int, int], None]]
+IMAGE_SHAPE = (1, 28, 28)
+
+
+class ZooModel(nn.Module, PyTorchModelHubMixin):
+    """What the training loop needs of any model: a loss, optimisers and one step.
+
+    Constructors take JSON-serialisable keyword arguments only;
+    ``save_pretrained`` writes them to ``config.json`` beside ``model.safetensors``.
+    """
+
+    family: str = "model"
+    generative: bool = False
+    num_classes: int = 10
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Training loss for a batch of images in [0, 1] with labels; returns (loss, logs)."""
+        raise NotImplementedError
+
+    def configure_optimizers(self, lr: float) -> list[torch.optim.Optimizer]:
+        return [torch.optim.AdamW(self.parameters(), lr=lr, weight_decay=0.0)]
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, optimizers: list[torch.optim.Optimizer],
+                   autocast: Callable) -> dict[str, float]:
+        """One optimisation step; GANs override this with their two-player update."""
+        (opt,) = optimizers
+        with autocast():
+            loss, logs = self.loss(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.parameters(), 1.0)
+        opt.step()
+        return logs
+
+    def ema_parameters(self) -> list[nn.Parameter]:
+        """Parameters that get an exponential moving average (all, unless overridden)."""
+        return list(self.parameters())
+
+    def on_epoch_end(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Hook run after each epoch, before saving, with training images (e.g. to fit a prior)."""
+
+
+class GenerativeModel(ZooModel):
+    """The one interface of every generative model.
+
+    ``sample(n, labels=None, generator=None, **options)`` for all;
+    ``encode`` / ``decode`` / ``reconstruct`` where the family has them. Subclasses
+    implement ``noise`` and ``generate`` (a deterministic map from noise to
+    images, given the labels) and ``loss`` for training.
+    """
+
+    family: str = "generative"
+    generative = True
+    #: what the model can do; read by the app's capability table
+    can_encode: bool = False
+    has_likelihood: bool = False
+
+    # -- what the model is ---------------------------------------------------
+    @property
+    def conditional(self) -> bool:
+        return False
+
+    @property
+    def requires_labels(self) -> bool:
+        """True when the network cannot draw without a class (it then picks random ones)."""
+        return False
+
+    @property
+    def latent_dim(self) -> Optional[int]:
+        return None
+
+    def network_evaluations(self, **sampler_options) -> int:
+        """Forward passes of the network needed to draw one image."""
+        return 1
+
+    # -- sampling --------------------------------------------------------------
+    def noise(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Draw the random input that ``generate`` maps to images (on the CPU, then moved)."""
+        raise NotImplementedError
+
+    def generate(self, noise: torch.Tensor, labels: Optional[torch.Tensor] = None,
+                 generator: Optional[torch.Generator] = None, **options) -> torch.Tensor:
+        """Map noise (and labels) to images in [0, 1]."""
+        raise NotImplementedError
+
+    def check_labels(self, labels, n: int) -> Optional[torch.Tensor]:
+        """Validate labels: ``None``, one int, or ``n`` ints in ``0..num_classes-1``."""
+        if labels is None:
+            return None
+        if not self.conditional:
+            raise ValueError(f"{type(self).__name__} is unconditional: it cannot be asked for a class")
+        labels = torch.as_tensor(labels, dtype=torch.long).flatten()
+        if labels.numel() == 1:
+            labels = labels.expand(n)
+        if labels.numel() != n:
+            raise ValueError(f"got {labels.numel()} labels for {n} samples")
+        if labels.min() < 0 or labels.max() >= self.num_classes:
+            raise ValueError(f"labels must lie in 0..{self.num_classes - 1}")
+        return labels.to(self.device)
+
+    @torch.no_grad()
+    def sample(self, n: int, labels=None, generator: Optional[torch.Generator] = None,
+               **options) -> torch.Tensor:
+        """Draw ``n`` images ``[n, 1, 28, 28]`` in [0, 1]; ``labels`` only for conditional models."""
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        labels = self.check_labels(labels, n)
+        if labels is None and self.requires_labels:
+            labels = torch.randint(0, self.num_classes, (n,), generator=generator).to(self.device)
+        return self.generate(self.noise(n, generator), labels, generator=generator, **options)
+
+
+def signed(x: torch.Tensor) -> torch.Tensor:
+    """[0, 1] -> [-1, 1]."""
+    return x * 2 - 1
+
+
+def unit(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] -> [0, 1], clamped."""
+    return ((x + 1) / 2).clamp(0, 1)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between two same-shaped tensors at fractions ``t`` -> ``[len(t), *a.shape]``.
+
+    Used for Gaussian noise, whose mass lies near a sphere: a straight line
+    between two noise vectors passes through unusually small ones.
+    """
+    af, bf = a.flatten().double(), b.flatten().double()
+    omega = torch.acos((af @ bf / (af.norm() * bf.norm())).clamp(-1, 1))
+    t = torch.as_tensor(t, dtype=torch.float64, device=af.device)[:, None]
+    if torch.sin(omega) < 1e-6:  # (anti)parallel: fall back to a straight line
+        out = (1 - t) * af + t * bf
+    else:
+        out = (torch.sin((1 - t) * omega) * af + torch.sin(t * omega) * bf) / torch.sin(omega)
+    return out.to(a.dtype).view(len(t), *a.shape)

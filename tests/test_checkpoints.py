@@ -1,0 +1,108 @@
+"""Save -> load round trips and clear errors for broken checkpoints."""
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from genzoo.checkpoints import CheckpointError, load_folder, load_model, save_model
+from genzoo.registry import GENERATIVE, SPECS
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_save_load_gives_identical_outputs(name, tmp_path, batch):
+    spec = SPECS[name]
+    torch.manual_seed(0)
+    model = spec.build().eval()
+    folder = tmp_path / "mnist" / name
+    save_model(model, folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    loaded = load_model("mnist", name, root=tmp_path)
+    assert type(loaded) is type(model) and not loaded.training
+    config = json.loads((folder / "config.json").read_text())
+    assert all(config[k] == v for k, v in json.loads(json.dumps(spec.kwargs)).items())
+    if name in GENERATIVE:
+        opts = {"steps": 3} if model.family in ("diffusion", "latent-diffusion") else {}
+        a = model.sample(3, generator=torch.Generator().manual_seed(1), **opts)
+        b = loaded.sample(3, generator=torch.Generator().manual_seed(1), **opts)
+    else:
+        a, b = model(batch[0]), loaded(batch[0])
+    assert torch.equal(a, b)
+
+
+def _saved(tmp_path, name="vae"):
+    model = SPECS[name].build()
+    folder = tmp_path / "mnist" / name
+    save_model(model, folder)
+    return model, folder
+
+
+def test_missing_key_is_named(tmp_path):
+    _, folder = _saved(tmp_path)
+    state = load_file(str(folder / "model.safetensors"))
+    del state["decoder.fc.0.weight"]
+    save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=r"missing keys \['decoder.fc.0.weight'\]"):
+        load_model("mnist", "vae", root=tmp_path)
+
+
+def test_extra_key_is_named(tmp_path):
+    _, folder = _saved(tmp_path)
+    state = load_file(str(folder / "model.safetensors"))
+    state["surprise"] = torch.zeros(3)
+    save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(CheckpointError, match=r"unexpected keys \['surprise'\]"):
+        load_model("mnist", "vae", root=tmp_path)
+
+
+def test_truncated_file_fails_clearly(tmp_path):
+    _, folder = _saved(tmp_path)
+    data = (folder / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_model("mnist", "vae", root=tmp_path)
+
+
+def test_config_that_does_not_match_the_weights(tmp_path):
+    _, folder = _saved(tmp_path)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["latent_dim"] = 3
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="does not match its config.json"):
+        load_model("mnist", "vae", root=tmp_path)
+    cfg["no_such_argument"] = 1
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="does not fit VAE"):
+        load_model("mnist", "vae", root=tmp_path)
+
+
+def test_missing_checkpoint_names_what_is_missing(tmp_path):
+    with pytest.raises(CheckpointError, match=r"no checkpoint for fashion/gan: .*lacks config.json and model.safetensors"):
+        load_model("fashion", "gan", root=tmp_path)
+
+
+def test_pickled_weights_are_never_loaded(tmp_path):
+    """A pickle with a payload in place of the safetensors file is refused without running it."""
+    import pickle
+
+    _, folder = _saved(tmp_path)
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    (folder / "model.safetensors").write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(CheckpointError):
+        load_folder(SPECS["vae"].cls, folder)
+    assert not marker.exists()
+
+
+def test_unreachable_hub_falls_back_to_local(tmp_path, monkeypatch, caplog):
+    model, _ = _saved(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with caplog.at_level("WARNING"):
+        loaded = load_model("mnist", "vae", root=tmp_path, repo_id="genzoo/does-not-exist")
+    assert type(loaded).__name__ == "VAE"
+    assert "unreachable" in caplog.text

@@ -1,0 +1,123 @@
+"""The training and sampling command lines, end to end on a tiny synthetic dataset."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from genzoo.checkpoints import load_model
+from genzoo.cli import main
+from tests.conftest import ROOT
+
+
+def run_cli(*args):
+    return main([str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def trained(data_root, tmp_path_factory):
+    """Smoke-train a VAE, a conditional GAN and a DDPM once for the tests below."""
+    out = tmp_path_factory.mktemp("ckpt")
+    for model in ("vae", "cgan", "ddpm-cosine"):
+        assert run_cli("train", "--dataset", "mnist", "--model", model, "--smoke", "--data-root", data_root,
+                       "--out", out, "--no-progress") == 0
+    return out
+
+
+def test_smoke_training_writes_a_complete_checkpoint(trained):
+    folder = trained / "mnist" / "vae"
+    assert {"model.safetensors", "config.json", "history.json", "README.md", "samples"} <= {p.name for p in folder.iterdir()}
+    history = json.loads((folder / "history.json").read_text())
+    assert [e["epoch"] for e in history["epochs"]] == [1, 2]
+    assert {"loss", "recon_nll", "kl", "elbo", "test_elbo", "time_s"} <= set(history["epochs"][-1])
+    assert sorted(p.name for p in (folder / "samples").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    card = (folder / "README.md").read_text()
+    assert "parameters" in card and "wall time" in card and "hardware" in card
+    gan_history = json.loads((trained / "mnist" / "cgan" / "history.json").read_text())
+    assert {"loss_d", "loss_g", "d_real", "d_fake"} <= set(gan_history["epochs"][0])
+    assert load_model("mnist", "vae", root=trained).latent_dim == 16
+
+
+def test_resume_continues_from_the_saved_epoch(data_root, tmp_path, capsys, monkeypatch):
+    """Interrupt a 4-epoch run after epoch 2, resume it, and get the same history as an uninterrupted run."""
+    import genzoo.training as training
+
+    args = ["train", "--dataset", "fashion", "--model", "ae-8", "--smoke", "--data-root", data_root,
+            "--no-progress", "--epochs", 4]
+    assert run_cli(*args, "--out", tmp_path / "straight") == 0
+    straight = json.loads((tmp_path / "straight" / "fashion" / "ae-8" / "history.json").read_text())["epochs"]
+
+    real_card = training.write_model_card
+
+    def interrupt_after_epoch_2(folder, spec, dataset, model, history, metrics=None):
+        real_card(folder, spec, dataset, model, history, metrics)
+        if len(history["epochs"]) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "write_model_card", interrupt_after_epoch_2)
+    assert run_cli(*args, "--out", tmp_path / "cut") == 130
+    assert "continue with --resume" in capsys.readouterr().err
+    monkeypatch.setattr(training, "write_model_card", real_card)
+    assert run_cli(*args, "--out", tmp_path / "cut", "--resume") == 0
+    assert "resuming fashion/ae-8 after epoch 2" in capsys.readouterr().out
+    resumed = json.loads((tmp_path / "cut" / "fashion" / "ae-8" / "history.json").read_text())["epochs"]
+    assert [e["epoch"] for e in resumed] == [1, 2, 3, 4]
+    strip = lambda epochs: [{k: round(v, 4) for k, v in e.items() if k != "time_s"} for e in epochs]
+    assert strip(resumed) == strip(straight)
+
+
+def test_sample_cli_writes_npz_with_cycling_labels(trained, tmp_path):
+    out = tmp_path / "s.npz"
+    assert run_cli("sample", "--dataset", "mnist", "--model", "cgan", "--n", 25, "--labels", "cycle",
+                   "--checkpoints", trained, "--out", out, "--batch-size", 10, "--no-progress") == 0
+    z = np.load(out)
+    assert z["images"].dtype == np.uint8 and z["images"].shape == (25, 28, 28)
+    assert z["labels"].tolist() == [i % 10 for i in range(25)]
+    out3 = tmp_path / "s3.npz"
+    run_cli("sample", "--dataset", "mnist", "--model", "cgan", "--n", 25, "--labels", "cycle",
+            "--checkpoints", trained, "--out", out3, "--batch-size", 10, "--no-progress")
+    assert np.array_equal(np.load(out3)["images"], z["images"])      # same seed, same output
+
+
+def test_sample_cli_diffusion_options_and_png(trained, tmp_path):
+    out = tmp_path / "d.npz"
+    assert run_cli("sample", "--dataset", "mnist", "--model", "ddpm-cosine", "--n", 4, "--label", 7, "--sampler", "ddim",
+                   "--steps", 4, "--eta", 0.5, "--guidance", 3, "--checkpoints", trained, "--out", out, "--no-progress") == 0
+    z = np.load(out)
+    assert z["images"].shape == (4, 28, 28) and z["labels"].tolist() == [7] * 4
+    png = tmp_path / "g.png"
+    assert run_cli("sample", "--dataset", "mnist", "--model", "ddpm-cosine", "--n", 4, "--steps", 3,
+                   "--checkpoints", trained, "--out", png, "--no-progress") == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    z = np.load(out)
+    assert "labels" in z.files
+    unconditional = tmp_path / "u.npz"
+    run_cli("sample", "--dataset", "mnist", "--model", "ddpm-cosine", "--n", 3, "--steps", 3,
+            "--checkpoints", trained, "--out", unconditional, "--no-progress")
+    assert "labels" not in np.load(unconditional).files
+
+
+def test_sample_cli_refuses_bad_requests(trained, tmp_path, capsys):
+    assert run_cli("sample", "--dataset", "mnist", "--model", "vae", "--n", 4, "--label", 3,
+                   "--checkpoints", trained, "--out", tmp_path / "x.npz") == 2
+    assert "unconditional" in capsys.readouterr().err
+    assert run_cli("sample", "--dataset", "mnist", "--model", "gan", "--n", 4,
+                   "--checkpoints", trained, "--out", tmp_path / "x.npz") == 2
+    assert "no checkpoint for mnist/gan" in capsys.readouterr().err
+    assert run_cli("sample", "--dataset", "mnist", "--model", "vae", "--n", 4, "--steps", 3,
+                   "--checkpoints", trained, "--out", tmp_path / "x.npz") == 2
+    assert "diffusion models only" in capsys.readouterr().err
+
+
+def test_training_offline_without_data_is_one_clear_line(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "genzoo", "train", "--dataset", "mnist", "--model", "vae", "--smoke",
+                           "--data-root", str(tmp_path / "empty"), "--out", str(tmp_path)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: could not find MNIST under"), proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -49,6 +49,13 @@ def _sample(args) -> None:
     print(f"wrote {len(images)} samples to {out} ({time.time() - t0:.1f} s)")
 
 
+def _export_data(args) -> None:
+    from .zoo import export_subset
+
+    for dataset in (list(DATASETS) if args.dataset == "all" else [args.dataset]):
+        print(f"wrote {export_subset(dataset, args.data_root, args.out)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .registry import SPECS
 
@@ -89,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true")
     s.add_argument("--out", required=True, help="FILE.npz or FILE.png")
     s.set_defaults(fn=_sample)
+    e = sub.add_parser("export-data", help="write the small data subset the app shows (checkpoints/<dataset>/data_subset.npz)")
+    e.add_argument("--dataset", required=True, choices=[*DATASETS, "all"])
+    e.add_argument("--data-root")
+    e.add_argument("--out", help="checkpoint root (default: checkpoints/)")
+    e.set_defaults(fn=_export_data)
     return p
 
 

@@ -53,3 +53,19 @@ def batch() -> tuple[torch.Tensor, torch.Tensor]:
     """32 synthetic images in [0, 1] with labels."""
     x, y = synthetic_images(32)
     return torch.from_numpy(x).float().div(255).unsqueeze(1), torch.from_numpy(y).long()
+
+
+@pytest.fixture(scope="session")
+def app_checkpoints(data_root, tmp_path_factory):
+    from tests.app_server import make_checkpoints
+
+    return make_checkpoints(data_root, tmp_path_factory.mktemp("app-checkpoints"))
+
+
+@pytest.fixture(scope="session")
+def app_server(app_checkpoints, tmp_path_factory):
+    from tests.app_server import AppServer
+
+    server = AppServer(app_checkpoints, tmp_path_factory.mktemp("logs") / "app.log")
+    yield server
+    server.stop()

@@ -1,0 +1,31 @@
+"""GenZoo: compare how generative models draw MNIST digits and Fashion-MNIST clothes.
+
+    python app.py        # serves http://127.0.0.1:7860
+
+Checkpoints come from ./checkpoints, or from the Hugging Face Hub repo named by
+$GENZOO_HUB_REPO (falling back to ./checkpoints when the Hub cannot be reached).
+"""
+import logging
+import os
+
+import torch
+
+from genzoo.ui import build_app
+from genzoo.views import Views
+from genzoo.zoo import Zoo
+
+THREADS = int(os.environ.get("GENZOO_THREADS", "2"))   # a basic Space has 2 vCPUs
+
+
+def create_app():
+    torch.set_num_threads(THREADS)
+    zoo = Zoo()
+    demo = build_app(Views(zoo))
+    # one heavy job at a time uses both cores; a bounded queue refuses politely when full
+    demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("GENZOO_QUEUE", "64")))
+    return demo
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    create_app().launch(max_file_size="5mb", server_port=int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", 7860))))

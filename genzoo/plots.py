@@ -1,0 +1,57 @@
+"""Plotly figures for the app, styled to stay readable in light and dark mode."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+#: Paul Tol's "muted" scheme, designed to stay distinct for colour-blind readers (+ pale grey)
+CLASS_COLOURS = ["#CC6677", "#332288", "#DDCC77", "#117733", "#88CCEE",
+                 "#882255", "#44AA99", "#999933", "#AA4499", "#BBBBBB"]
+CLASS_SYMBOLS = ["circle", "square", "diamond", "cross", "x", "triangle-up", "triangle-down", "star", "hexagon", "pentagon"]
+SERIES = ["#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377", "#BBBBBB"]
+
+
+def style(fig: go.Figure, title: str, x: str, y: str, height: int = 420) -> go.Figure:
+    """Transparent backgrounds and mid-grey text and grids: legible on white and on near-black."""
+    grid = "rgba(128,128,128,0.25)"
+    fig.update_layout(title=title, height=height, paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+                      font=dict(color="#8a8a8a"), legend=dict(bgcolor="rgba(0,0,0,0)"),
+                      margin=dict(l=60, r=20, t=50, b=50))
+    fig.update_xaxes(title_text=x, gridcolor=grid, zerolinecolor=grid)
+    fig.update_yaxes(title_text=y, gridcolor=grid, zerolinecolor=grid)
+    return fig
+
+
+def class_scatter(xy: np.ndarray, labels: np.ndarray, class_names: Sequence[str], title: str, x: str, y: str,
+                  extra: Optional[list[go.Scatter]] = None) -> go.Figure:
+    fig = go.Figure()
+    for k, name in enumerate(class_names):
+        m = labels == k
+        fig.add_trace(go.Scatter(x=xy[m, 0], y=xy[m, 1], mode="markers", name=name,
+                                   marker=dict(size=5, color=CLASS_COLOURS[k], symbol=CLASS_SYMBOLS[k], opacity=0.75),
+                                   hovertemplate=f"{name}<extra></extra>"))
+    for trace in extra or []:
+        fig.add_trace(trace)
+    return style(fig, title, x, y, height=520)
+
+
+def lines(series: dict[str, tuple[np.ndarray, np.ndarray]], title: str, x: str, y: str, log_y: bool = False,
+          height: int = 360) -> go.Figure:
+    fig = go.Figure()
+    for i, (name, (xs, ys)) in enumerate(series.items()):
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers" if len(xs) < 60 else "lines", name=name,
+                                 line=dict(color=SERIES[i % len(SERIES)], width=2)))
+    fig = style(fig, title, x, y, height)
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def bars(names: Sequence[str], values: Sequence[float], title: str, x: str, y: str, log_y: bool = False) -> go.Figure:
+    fig = go.Figure(go.Bar(x=list(names), y=list(values), marker_color=SERIES[0]))
+    fig = style(fig, title, x, y, height=360)
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig

@@ -1,0 +1,66 @@
+"""Start the app on a free port against checkpoints made by the training CLI's smoke mode."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+#: fashion deliberately lacks most models, to show the app copes with missing checkpoints
+FASHION_MODELS = ["ae-8", "vae", "gan", "classifier"]
+
+
+def make_checkpoints(data_root: Path, out: Path) -> Path:
+    from genzoo.cli import main
+
+    assert main(["train", "--dataset", "mnist", "--all", "--smoke", "--epochs", "2", "--data-root", str(data_root),
+                 "--out", str(out), "--no-progress"]) == 0
+    for name in FASHION_MODELS:
+        assert main(["train", "--dataset", "fashion", "--model", name, "--smoke", "--epochs", "1",
+                     "--data-root", str(data_root), "--out", str(out), "--no-progress"]) == 0
+    assert main(["export-data", "--dataset", "all", "--data-root", str(data_root), "--out", str(out)]) == 0
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    def __init__(self, checkpoints: Path, log: Path, **env):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log = open(log, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+            env={**os.environ, "GENZOO_CHECKPOINTS": str(checkpoints), "GRADIO_SERVER_PORT": str(self.port),
+                 "GRADIO_SERVER_NAME": "127.0.0.1", "GENZOO_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+                 "HF_HUB_OFFLINE": "1", **env})
+        self.started = time.perf_counter()
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the app exited with {self.proc.returncode}; see {log}")
+            try:
+                urllib.request.urlopen(self.url, timeout=2)
+                self.startup_s = time.perf_counter() - self.started
+                return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"the app did not answer within 120 s; see {log}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()

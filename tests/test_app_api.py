@@ -1,0 +1,164 @@
+"""The app through its public HTTP API (gradio_client) against a server started here."""
+import json
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from genzoo.data import DATASETS
+
+
+@pytest.fixture(scope="module")
+def client(app_server):
+    return Client(app_server.url, verbose=False)
+
+
+def size(path):
+    with Image.open(path) as im:
+        return im.size
+
+
+def grid_size(n, nrow, scale, pad=2):
+    cols, rows = min(n, nrow), -(-n // nrow)
+    return ((28 + pad) * cols + pad) * scale, ((28 + pad) * rows + pad) * scale
+
+
+def figure(plot):
+    assert plot["type"] == "plotly"
+    return json.loads(plot["plot"])
+
+
+@pytest.fixture
+def drawing(tmp_path):
+    """A '1'-like stroke on a transparent canvas, as the sketchpad sends it."""
+    a = np.zeros((280, 280, 4), dtype=np.uint8)
+    a[40:240, 130:150] = (0, 0, 0, 255)
+    path = tmp_path / "drawing.png"
+    Image.fromarray(a, "RGBA").save(path)
+    return {"background": None, "layers": [], "composite": handle_file(str(path)), "id": None}
+
+
+def test_every_view_has_a_named_endpoint(client):
+    names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
+    assert {"/data", "/sample", "/pick_class", "/interpolate", "/latent_map", "/latent_point", "/latent_locate",
+            "/latent_drawing", "/reconstruct", "/training_grids", "/loss_curves", "/schedules", "/noising",
+            "/reverse_process", "/scoreboard", "/class_names"} <= names
+
+
+@pytest.mark.parametrize("dataset", list(DATASETS))
+def test_data_view_shows_every_class_with_counts(client, dataset):
+    gallery, table = client.predict(dataset, api_name="/data")
+    assert [g["caption"] for g in gallery] == (
+        [f"digit {k}" for k in range(10)] if dataset == "mnist" else list(DATASETS[dataset].class_names))
+    rows = table["data"]
+    assert len(rows) == 11 and rows[-1][0] == "all classes"
+    assert sum(r[1] for r in rows[:-1]) == rows[-1][1] == 300          # the synthetic training set
+    assert size(gallery[0]["image"]) == grid_size(12, 12, 3)
+
+
+def test_sample_draws_one_grid_per_model_with_timing(client):
+    gallery = client.predict("mnist", ["vae", "gan", "ddpm-cosine", "ldm"], 6, 3, "ddim", 5, api_name="/sample")
+    assert len(gallery) == 4
+    assert gallery[0]["caption"].startswith("VAE (beta = 1) — ") and gallery[0]["caption"].endswith(" s")
+    assert all(size(g["image"]) == grid_size(6, 8, 3) for g in gallery)
+    again = client.predict("mnist", ["vae"], 6, 3, "ddim", 5, api_name="/sample")
+    assert np.array_equal(np.asarray(Image.open(again[0]["image"])), np.asarray(Image.open(gallery[0]["image"])))
+
+
+def test_sample_with_an_unavailable_model_says_why(client):
+    with pytest.raises(Exception, match="unavailable"):
+        client.predict("fashion", ["ddpm-cosine"], 4, 0, "ddim", 5, api_name="/sample")
+
+
+def test_pick_class_draws_with_every_conditional_model(client):
+    gallery = client.predict("mnist", "7", 2.0, 3, 0, api_name="/pick_class")
+    assert [g["caption"].split(" — ")[0] for g in gallery] == [
+        "Conditional GAN", "Conditional VAE", "Diffusion (linear schedule)", "Diffusion (cosine schedule)", "Latent diffusion"]
+    with pytest.raises(Exception, match="unknown class"):
+        client.predict("mnist", "Sneaker", 2.0, 3, 0, api_name="/pick_class")
+
+
+def test_interpolate_gives_paths_gif_and_smoothness(client, drawing):
+    gallery, gif, gif_file, table = client.predict("mnist", "1", 0, "7", 0, None, 1, 2, 6, api_name="/interpolate")
+    captions = [g["caption"] for g in gallery]
+    assert len(gallery) == 5 and all("smoothness" in c for c in captions)
+    assert size(gallery[0]["image"]) == grid_size(8, 8, 2)          # endpoints + 6 frames
+    assert size(gallery[-1]["image"]) == grid_size(6, 6, 2)         # 6 frames between two seeds
+    with Image.open(gif) as im:
+        assert im.format == "GIF" and im.n_frames == 2 * 6 - 2      # forwards, then back
+    assert [r[0] for r in table["data"]][:3] == ["Autoencoder (8-D)", "Autoencoder (32-D)", "VAE (beta = 1)"]
+    assert all(r[1] >= 1.0 for r in table["data"])
+    with_drawing = client.predict("mnist", "1", 0, "7", 0, drawing, 1, 2, 4, api_name="/interpolate")
+    assert len(with_drawing[0]) == 5
+
+
+def test_latent_map_has_ten_classes_and_decodes_points(client):
+    plot, plane, note = client.predict("mnist", "vae", api_name="/latent_map")
+    fig = figure(plot)
+    assert [t["name"] for t in fig["data"]] == [str(k) for k in range(10)]
+    assert "main direction 1" in fig["layout"]["xaxis"]["title"]["text"]
+    assert plane is None and "main directions" in note
+    plot2d, plane2d, _ = client.predict("mnist", "vae-2d", api_name="/latent_map")
+    assert figure(plot2d)["layout"]["xaxis"]["title"]["text"] == "code number 1"
+    assert size(plane2d) == grid_size(225, 15, 2)
+    assert size(client.predict("mnist", "vae", 0.5, -0.5, api_name="/latent_point")) == (112, 112)
+    u, v, picked, decoded = client.predict("mnist", "ae-8", "3", 0, api_name="/latent_locate")
+    assert isinstance(u, float) and size(picked) == size(decoded) == (112, 112)
+
+
+def test_latent_drawing_marks_the_point_and_finds_neighbours(client, drawing):
+    plot, gallery = client.predict("mnist", "vae", drawing, api_name="/latent_drawing")
+    assert figure(plot)["data"][-1]["name"] == "your drawing"
+    assert len(gallery) == 7 and gallery[0]["caption"].startswith("your drawing")
+    with pytest.raises(Exception, match="draw something first"):
+        client.predict("mnist", "vae", None, api_name="/latent_drawing")
+
+
+def test_reconstruct_test_image_and_drawing(client, drawing):
+    gallery, slider, table = client.predict("mnist", "test image", "2", 1, None, api_name="/reconstruct")
+    assert [g["caption"].split(" — ")[0] for g in gallery] == [
+        "input", "Autoencoder (8-D)", "Autoencoder (32-D)", "VAE (beta = 1)", "VAE (beta = 0)", "VAE (beta = 10)"]
+    assert len(slider) == 2 and all(size(p) == (112, 112) for p in slider)
+    assert all(0 <= r[1] <= 1 for r in table["data"])
+    gallery, _, _ = client.predict("mnist", "drawing", "2", 1, drawing, api_name="/reconstruct")
+    assert len(gallery) == 6
+    # only the autoencoders that exist for Fashion-MNIST appear
+    gallery, _, _ = client.predict("fashion", "test image", "Bag", 0, None, api_name="/reconstruct")
+    assert [g["caption"].split(" — ")[0] for g in gallery] == ["input", "Autoencoder (8-D)", "VAE (beta = 1)"]
+
+
+def test_training_grids_and_curves(client):
+    gallery = client.predict("mnist", ["vae", "gan"], 2, api_name="/training_grids")
+    assert [g["caption"] for g in gallery] == ["VAE (beta = 1) — epoch 2 of 2", "GAN — epoch 2 of 2"]
+    assert size(gallery[0]["image"]) == (grid_size(100, 10, 1)[0] * 2, grid_size(100, 10, 1)[1] * 2)
+    loss, gan = client.predict("mnist", ["vae", "gan"], api_name="/loss_curves")
+    names = [t["name"] for t in figure(loss)["data"]]
+    assert "VAE (beta = 1): training" in names and "GAN: critic loss" in names
+    assert [t["name"] for t in figure(gan)["data"]] == ["GAN: D(real image)", "GAN: D(generated image)"]
+
+
+def test_diffusion_views(client):
+    beta, abar, snr = client.predict(api_name="/schedules")
+    for plot in (beta, abar, snr):
+        fig = figure(plot)
+        assert [t["name"] for t in fig["data"]] == ["linear", "cosine"]
+        assert fig["layout"]["xaxis"]["title"]["text"] == "step t"
+    noised = client.predict("mnist", "5", 0, 500, api_name="/noising")
+    assert [g["caption"] for g in noised] == ["clean image", "linear schedule at t = 500", "cosine schedule at t = 500"]
+    frames, final = client.predict("mnist", "ddpm-cosine", "3", 0, 12, api_name="/reverse_process")
+    assert len(frames) == 10 and frames[0]["caption"].startswith("t = 999") and frames[-1]["caption"].startswith("t = 0")
+    assert size(frames[0]["image"]) == (224, 112) and size(final) == (112, 112)
+
+
+def test_scoreboard_measures_every_model(client):
+    table = client.predict("mnist", api_name="/scoreboard")
+    rows = {r[0]: r for r in table["data"]}
+    assert len(rows) == 12 and all(r[4] == "ready" for r in rows.values())
+    assert rows["Diffusion (cosine schedule)"][2] == 50 and rows["GAN"][2] == 1
+    assert all(r[1] > 0 and r[3] > 0 for r in rows.values())
+
+
+def test_dataset_switch_updates_class_names(client):
+    updates = client.predict("fashion", api_name="/class_names")
+    assert "Ankle boot" in json.dumps(updates)

@@ -201,7 +201,7 @@ def train(opts: TrainOptions) -> Path:
         start = meta["epoch"] + 1
         print(f"resuming {opts.dataset}/{spec.name} after epoch {meta['epoch']}")
     folder.mkdir(parents=True, exist_ok=True)
-    noise, labels = grid_inputs(model) if model.generative else (None, None)
+    noise, labels = grid_inputs(model, 20 if opts.smoke else 100) if model.generative else (None, None)
     grid_at = grid_epochs(epochs)
     grid_opts = dict(spec.sampler)
     if opts.smoke and "steps" in grid_opts:

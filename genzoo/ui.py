@@ -20,7 +20,7 @@ draws new ones. Pick a dataset, then explore the tabs: draw samples side by side
 pictures, look inside a model's code space, and see how each one learned. All numbers are measured, not typed in."""
 
 TEXT = {
-    "data": """**The pictures every model learned from.** Each row shows real training images of one class. Every image is
+    "data": """**The pictures every model learned from.** Each tile shows real training images of one class. Every image is
 28 × 28 grey pixels. The table counts the images per class: the models see the 60,000 training images; the 10,000
 test images are kept apart to check them fairly.""",
     "sample": """**New pictures from random numbers.** Each model turns the same seed (a starting number for the
@@ -86,9 +86,16 @@ def class_dropdown(choices, **kwargs) -> gr.Dropdown:
     return gr.Dropdown(choices, allow_custom_value=True, **kwargs)
 
 
-def gallery(label: str, columns: int = 3, height="auto") -> gr.Gallery:
+def sketchpad(label: str, elem_id=None) -> gr.Sketchpad:
+    """A square canvas with a thick black brush (pick the brush tool first)."""
+    return gr.Sketchpad(label=f"{label} — pick the brush on the left, then draw", elem_id=elem_id, type="numpy",
+                        image_mode="RGBA", canvas_size=(280, 280), layers=False, transforms=(),
+                        brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"))
+
+
+def gallery(label: str, columns: int = 3, height="auto", elem_id=None) -> gr.Gallery:
     return gr.Gallery(label=label, columns=columns, height=height, format="png", object_fit="contain",
-                      buttons=["download", "fullscreen"])
+                      buttons=["download", "fullscreen"], elem_id=elem_id)
 
 
 # -- tabs --------------------------------------------------------------------------------
@@ -96,7 +103,7 @@ def data_tab(views: Views, dataset: gr.Radio, demo: gr.Blocks) -> None:
     with gr.Tab("Data", id="data"):
         gr.Markdown(TEXT["data"])
         show = gr.Button("Show the data", variant="primary")
-        images = gallery("Real training images, one class per row", columns=1)
+        images = gallery("Real training images of each class", columns=5, elem_id="data-gallery")
         counts = gr.Dataframe(headers=["class", "training images", "test images"], label="Images per class", interactive=False)
     fn = friendly(lambda ds: views.data_view(ds))
     show.click(fn, dataset, [images, counts], api_name="data")
@@ -122,7 +129,7 @@ def sample_tab(views: Views, dataset: gr.Radio, default: str) -> None:
         with gr.Row():
             go_ = gr.Button("Draw", variant="primary")
             surprise = gr.Button("Surprise me (new seed)")
-        out = gallery("Samples (same seed for every model)", columns=3)
+        out = gallery("Samples (same seed for every model)", columns=3, elem_id="sample-gallery")
 
     @friendly
     def run(ds, chosen, k, s, smp, st, progress=gr.Progress()):
@@ -143,7 +150,7 @@ def class_tab(views: Views, dataset: gr.Radio, default: str) -> gr.Dropdown:
             n = gr.Slider(1, 32, value=8, step=1, label="How many pictures")
             seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
         go_ = gr.Button("Draw this class", variant="primary")
-        out = gallery("Each model's pictures of the class", columns=2)
+        out = gallery("Each model's pictures of the class", columns=2, elem_id="class-gallery")
 
     @friendly
     def run(ds, c, g, k, s, progress=gr.Progress()):
@@ -167,10 +174,9 @@ def interpolate_tab(views: Views, dataset: gr.Radio, default: str) -> list[gr.Dr
                 seed_a = gr.Number(value=1, precision=0, minimum=0, label="GAN / diffusion: first seed")
                 seed_b = gr.Number(value=2, precision=0, minimum=0, label="GAN / diffusion: second seed")
                 frames = gr.Slider(3, MAX_FRAMES, value=10, step=1, label="Frames")
-            drawing = gr.Sketchpad(label="Or draw the first picture", type="numpy", image_mode="RGBA",
-                                   canvas_size=(280, 280), brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"))
+            drawing = sketchpad("Or draw the first picture", elem_id="interp-sketch")
         go_ = gr.Button("Interpolate", variant="primary")
-        strips = gallery("Paths, first to last", columns=1)
+        strips = gallery("Paths, first to last", columns=1, elem_id="interp-gallery")
         with gr.Row():
             gif = gr.Image(label="Animation (all paths at once)", type="filepath", format="gif")
             gif_file = gr.File(label="Download the animation (GIF)")
@@ -194,7 +200,7 @@ def latent_tab(views: Views, dataset: gr.Radio, default: str) -> list[gr.Dropdow
         show = gr.Button("Show the map", variant="primary")
         note = gr.Markdown()
         with gr.Row():
-            fig = gr.Plot(label="Codes of 2,000 test pictures")
+            fig = gr.Plot(label="Codes of 2,000 test pictures", elem_id="latent-plot")
             plane = gr.Image(label="2-D VAE: decoded grid of its code plane", type="pil", format="png")
         with gr.Row():
             with gr.Column():
@@ -209,8 +215,7 @@ def latent_tab(views: Views, dataset: gr.Radio, default: str) -> list[gr.Dropdow
                     picked = gr.Image(label="The test picture", type="pil", format="png", height=150)
                     picked_dec = gr.Image(label="Its code, decoded", type="pil", format="png", height=150)
             with gr.Column():
-                drawing = gr.Sketchpad(label="Draw something", type="numpy", image_mode="RGBA", canvas_size=(280, 280),
-                                       brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"))
+                drawing = sketchpad("Draw something", elem_id="latent-sketch")
                 place = gr.Button("Place my drawing")
         neighbours = gallery("Your drawing and the most similar training pictures (is the model copying?)", columns=7)
 
@@ -232,13 +237,12 @@ def reconstruct_tab(views: Views, dataset: gr.Radio, default: str) -> list[gr.Dr
         gr.Markdown(TEXT["reconstruct"])
         with gr.Row():
             with gr.Column():
-                source = gr.Radio(["test image", "drawing"], value="test image", label="Rebuild")
+                source = gr.Radio(["test image", "drawing"], value="test image", label="Rebuild", elem_id="recon-source")
                 cls = class_dropdown(names, value=names[2], label="Test picture: class")
                 idx = gr.Number(value=0, precision=0, minimum=0, label="Test picture: number")
-            drawing = gr.Sketchpad(label="Your drawing", type="numpy", image_mode="RGBA", canvas_size=(280, 280),
-                                   brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"))
+            drawing = sketchpad("Your drawing", elem_id="recon-sketch")
         go_ = gr.Button("Rebuild", variant="primary")
-        out = gallery("Input and each autoencoder's rebuild", columns=6)
+        out = gallery("Input and each autoencoder's rebuild", columns=6, elem_id="recon-gallery")
         with gr.Row():
             slider = gr.ImageSlider(label="Before / after (VAE)", type="pil", format="png")
             table = gr.Dataframe(headers=["model", "error (mean squared)"], label="Rebuild error", interactive=False)
@@ -256,10 +260,10 @@ def training_tab(views: Views, dataset: gr.Radio, default: str) -> None:
                                   value=[n for n in ("vae", "gan", "ddpm-cosine") if n in ready])
         last = max([e for n in names for e in views.epochs_available(default, n)] or [1])
         epoch = gr.Slider(1, max(last, 2), value=1, step=1, label="Epoch (all models in step)")
-        grids = gallery("Samples from the same fixed noise after that epoch", columns=3)
+        grids = gallery("Samples from the same fixed noise after that epoch", columns=3, elem_id="training-gallery")
         show = gr.Button("Show loss curves", variant="primary")
         with gr.Row():
-            loss = gr.Plot(label="Losses")
+            loss = gr.Plot(label="Losses", elem_id="loss-plot")
             gan = gr.Plot(label="GAN critic")
     epoch.release(friendly(views.training_view), [dataset, models, epoch], grids, api_name="training_grids")
     models.change(friendly(views.training_view), [dataset, models, epoch], grids, api_name="training_grids_models")
@@ -271,7 +275,8 @@ def diffusion_tab(views: Views, dataset: gr.Radio, default: str, demo: gr.Blocks
     with gr.Tab("How diffusion works", id="diffusion"):
         gr.Markdown(TEXT["diffusion"])
         with gr.Row():
-            beta, abar, snr = gr.Plot(label="β_t"), gr.Plot(label="ᾱ_t"), gr.Plot(label="signal-to-noise")
+            beta, abar, snr = (gr.Plot(label="β_t", elem_id="beta-plot"), gr.Plot(label="ᾱ_t"),
+                              gr.Plot(label="signal-to-noise"))
         gr.Markdown("### Adding noise")
         with gr.Row():
             cls = class_dropdown(names, value=names[5], label="Picture: class")
@@ -286,7 +291,7 @@ def diffusion_tab(views: Views, dataset: gr.Radio, default: str, demo: gr.Blocks
             steps = gr.Slider(10, 200, value=50, step=1, label="Steps")
         go_ = gr.Button("Run the reverse process", variant="primary")
         with gr.Row():
-            frames = gallery("Snapshots: noisy picture | the network's guess", columns=5)
+            frames = gallery("Snapshots: noisy picture | the network's guess", columns=5, elem_id="reverse-gallery")
             final = gr.Image(label="Result", type="pil", format="png", height=200)
     demo.load(friendly(views.schedule_figures), None, [beta, abar, snr], api_name="schedules")
     noise_fn = friendly(views.noising_view)
@@ -306,7 +311,7 @@ def scoreboard_tab(views: Views, dataset: gr.Radio) -> None:
         gr.Markdown(TEXT["scoreboard"])
         go_ = gr.Button("Measure speed", variant="primary")
         table = gr.Dataframe(headers=["model", "parameters", "network runs per picture", "ms per picture (batch 16)", "status"],
-                             label="Measured on this machine", interactive=False)
+                             label="Measured on this machine", interactive=False, elem_id="scoreboard-table")
 
     @friendly
     def run(ds, progress=gr.Progress()):

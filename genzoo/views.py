@@ -110,7 +110,7 @@ class Views:
         gallery = []
         for k, name in enumerate(names):
             imgs = d.train_images[d.train_labels == k][:per_class]
-            gallery.append((grid_pil(imgs, nrow=per_class, scale=3), f"digit {name}" if dataset == "mnist" else name))
+            gallery.append((grid_pil(imgs, nrow=4, scale=3), f"digit {name}" if dataset == "mnist" else name))
         rows = [[name, d.counts["train"][k], d.counts["test"][k]] for k, name in enumerate(names)]
         rows.append(["all classes", sum(d.counts["train"]), sum(d.counts["test"])])
         return gallery, rows

@@ -54,7 +54,7 @@ def test_data_view_shows_every_class_with_counts(client, dataset):
     rows = table["data"]
     assert len(rows) == 11 and rows[-1][0] == "all classes"
     assert sum(r[1] for r in rows[:-1]) == rows[-1][1] == 300          # the synthetic training set
-    assert size(gallery[0]["image"]) == grid_size(12, 12, 3)
+    assert size(gallery[0]["image"]) == grid_size(12, 4, 3)
 
 
 def test_sample_draws_one_grid_per_model_with_timing(client):
@@ -131,7 +131,7 @@ def test_reconstruct_test_image_and_drawing(client, drawing):
 def test_training_grids_and_curves(client):
     gallery = client.predict("mnist", ["vae", "gan"], 2, api_name="/training_grids")
     assert [g["caption"] for g in gallery] == ["VAE (beta = 1) — epoch 2 of 2", "GAN — epoch 2 of 2"]
-    assert size(gallery[0]["image"]) == (grid_size(100, 10, 1)[0] * 2, grid_size(100, 10, 1)[1] * 2)
+    assert size(gallery[0]["image"]) == (grid_size(20, 10, 1)[0] * 2, grid_size(20, 10, 1)[1] * 2)   # smoke grids: 20
     loss, gan = client.predict("mnist", ["vae", "gan"], api_name="/loss_curves")
     names = [t["name"] for t in figure(loss)["data"]]
     assert "VAE (beta = 1): training" in names and "GAN: critic loss" in names

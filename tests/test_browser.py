@@ -1,0 +1,145 @@
+"""What a person sees: Debian's Chromium, driven by Playwright, visits every tab and uses it."""
+import shutil
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
+SHOTS = ROOT / "artifacts" / "screenshots"
+TIMEOUT = 120_000
+
+
+
+@pytest.fixture(scope="module")
+def page(app_server):
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(app_server.url, wait_until="domcontentloaded", timeout=TIMEOUT)
+        pg.get_by_text("GenZoo — see how machines learn to draw").wait_for(timeout=TIMEOUT)
+        pg.js_errors = errors
+        yield pg
+        browser.close()
+
+
+def open_tab(page, name):
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def wait_images(page, selector, at_least=1):
+    """At least ``at_least`` result images in the component, and the first one actually decoded."""
+    page.wait_for_function(
+        "([sel, n]) => { const imgs = [...document.querySelectorAll(sel + ' img')];"
+        " return imgs.length >= n && imgs[0].complete && imgs[0].naturalWidth > 0; }",
+        arg=[f"#{selector}", at_least], timeout=TIMEOUT)
+    return page.locator(f"#{selector} img").count()
+
+
+def wait_plot(page, selector):
+    page.wait_for_selector(f"#{selector} .js-plotly-plot .main-svg", timeout=TIMEOUT)
+
+
+def no_error_shown(page):
+    toasts = page.locator(".toast-body.error, [data-testid='toast-body'].error")
+    assert toasts.count() == 0, toasts.all_inner_texts()
+
+
+def shot(page, name):
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_data_tab_loads_real_images(page):
+    wait_images(page, "data-gallery", 10)
+    assert page.get_by_text("all classes").count() >= 1
+    shot(page, "01-data")
+    no_error_shown(page)
+
+
+def test_sample_tab(page):
+    open_tab(page, "Sample")
+    page.get_by_role("button", name="Draw", exact=True).click()
+    wait_images(page, "sample-gallery", 3)
+    shot(page, "02-sample")
+    no_error_shown(page)
+
+
+def test_class_tab(page):
+    open_tab(page, "Pick a class")
+    page.get_by_role("button", name="Draw this class").click()
+    wait_images(page, "class-gallery", 5)
+    shot(page, "03-class")
+    no_error_shown(page)
+
+
+def test_interpolate_tab(page):
+    open_tab(page, "Interpolate")
+    page.get_by_role("button", name="Interpolate", exact=True).click()
+    wait_images(page, "interp-gallery", 5)
+    shot(page, "04-interpolate")
+    no_error_shown(page)
+
+
+def test_latent_map_tab(page):
+    open_tab(page, "Latent map")
+    page.get_by_role("button", name="Show the map").click()
+    wait_plot(page, "latent-plot")
+    legend = page.locator("#latent-plot .legendtext").all_text_contents()
+    assert legend[:10] == [str(k) for k in range(10)]
+    shot(page, "05-latent")
+    no_error_shown(page)
+
+
+def test_reconstruct_a_drawing(page):
+    open_tab(page, "Reconstruct")
+    page.locator("#recon-sketch").get_by_role("button", name="Brush").click()
+    canvas = page.locator("#recon-sketch canvas").first
+    canvas.wait_for(timeout=TIMEOUT)
+    box = canvas.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for i in range(1, 21):
+        page.mouse.move(x, y + i * box["height"] * 0.03)
+    page.mouse.up()
+    page.locator("#recon-source").get_by_text("drawing", exact=True).click()
+    page.get_by_role("button", name="Rebuild").click()
+    wait_images(page, "recon-gallery", 6)
+    captions = page.locator("#recon-gallery").inner_text()
+    assert "error" in captions
+    shot(page, "06-reconstruct-drawing")
+    no_error_shown(page)
+
+
+def test_training_tab(page):
+    open_tab(page, "Training")
+    page.get_by_role("button", name="Show loss curves").click()
+    wait_plot(page, "loss-plot")
+    shot(page, "07-training")
+    no_error_shown(page)
+
+
+def test_diffusion_tab(page):
+    open_tab(page, "How diffusion works")
+    wait_plot(page, "beta-plot")
+    page.get_by_role("button", name="Run the reverse process").click()
+    wait_images(page, "reverse-gallery", 10)
+    shot(page, "08-diffusion")
+    no_error_shown(page)
+
+
+def test_scoreboard_tab(page):
+    open_tab(page, "Scoreboard")
+    page.get_by_role("button", name="Measure speed").click()
+    page.wait_for_function("() => document.querySelector('#scoreboard-table') && "
+                           "document.querySelector('#scoreboard-table').innerText.includes('ready')", timeout=TIMEOUT)
+    shot(page, "09-scoreboard")
+    no_error_shown(page)
+    assert not page.js_errors, page.js_errors

@@ -8,6 +8,7 @@ strict key checking; nothing is unpickled.
 """
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -57,10 +58,16 @@ def write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
-def save_model(model: ZooModel, folder: Path) -> None:
-    """``save_pretrained`` into a temporary folder, then move the files in place."""
+def save_model(model: ZooModel, folder: Path, half: bool = False) -> None:
+    """``save_pretrained`` into a temporary folder, then move the files in place.
+
+    ``half`` stores floating-point weights as float16 (half the size, for the
+    shipped checkpoints); loading casts them back into the float32 model.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / ".saving"
+    if half:
+        model = copy.deepcopy(model).half()
     model.save_pretrained(tmp)
     for f in (WEIGHTS, CONFIG):
         os.replace(tmp / f, folder / f)

@@ -239,7 +239,7 @@ def train(opts: TrainOptions) -> Path:
                 save_grid(model.generate(noise, labels, generator=g, **grid_opts), folder / "samples" / f"epoch_{epoch:03d}.png")
             record["time_s"] = time.time() - t0
             history["epochs"].append(record)
-            save_model(model, folder)
+            save_model(model, folder, half=True)   # inference copy; training_state keeps float32
         save_state(folder, model, optimizers, ema, {"epoch": epoch, "history": history})
         write_json(folder / HISTORY, history)
         write_model_card(folder, spec, opts.dataset, model, history)

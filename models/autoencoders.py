@@ -24,9 +24,10 @@ class ConvEncoder(nn.Module):
         self.conv = nn.Sequential(
             nn.Conv2d(1, c, 4, 2, 1), nn.SiLU(),                 # 28 -> 14
             nn.Conv2d(c, 2 * c, 4, 2, 1), nn.SiLU(),             # 14 -> 7
+            nn.Conv2d(2 * c, 2 * c, 3, 2, 1), nn.SiLU(),         # 7 -> 4
             nn.Flatten(),
         )
-        self.fc = nn.Sequential(nn.Linear(2 * c * 49 + extra, hidden), nn.SiLU(), nn.Linear(hidden, out_dim))
+        self.fc = nn.Sequential(nn.Linear(2 * c * 16 + extra, hidden), nn.SiLU(), nn.Linear(hidden, out_dim))
 
     def forward(self, x: torch.Tensor, extra: Optional[torch.Tensor] = None) -> torch.Tensor:
         h = self.conv(x)
@@ -42,14 +43,15 @@ class ConvDecoder(nn.Module):
         super().__init__()
         c = channels
         self.c = c
-        self.fc = nn.Sequential(nn.Linear(in_dim, hidden), nn.SiLU(), nn.Linear(hidden, 2 * c * 49), nn.SiLU())
+        self.fc = nn.Sequential(nn.Linear(in_dim, hidden), nn.SiLU(), nn.Linear(hidden, 2 * c * 16), nn.SiLU())
         self.deconv = nn.Sequential(
-            nn.ConvTranspose2d(2 * c, c, 4, 2, 1), nn.SiLU(),    # 7 -> 14
-            nn.ConvTranspose2d(c, 1, 4, 2, 1),                   # 14 -> 28 (logits)
+            nn.ConvTranspose2d(2 * c, 2 * c, 3, 2, 1), nn.SiLU(),   # 4 -> 7
+            nn.ConvTranspose2d(2 * c, c, 4, 2, 1), nn.SiLU(),       # 7 -> 14
+            nn.ConvTranspose2d(c, 1, 4, 2, 1),                      # 14 -> 28 (logits)
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.deconv(self.fc(z).view(-1, 2 * self.c, 7, 7))
+        return self.deconv(self.fc(z).view(-1, 2 * self.c, 4, 4))
 
 
 def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -106,3 +106,19 @@ def test_unreachable_hub_falls_back_to_local(tmp_path, monkeypatch, caplog):
         loaded = load_model("mnist", "vae", root=tmp_path, repo_id="genzoo/does-not-exist")
     assert type(loaded).__name__ == "VAE"
     assert "unreachable" in caplog.text
+
+
+def test_half_precision_checkpoint_loads_into_float32(tmp_path):
+    """Shipped checkpoints store float16 weights; they load into the float32 model, strictly."""
+    torch.manual_seed(0)
+    model = SPECS["vae"].build().eval()
+    save_model(model, tmp_path / "full")
+    save_model(model, tmp_path / "half", half=True)
+    full, half = (tmp_path / "full" / "model.safetensors").stat().st_size, (tmp_path / "half" / "model.safetensors").stat().st_size
+    assert half < 0.55 * full
+    loaded = load_folder(SPECS["vae"].cls, tmp_path / "half")
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    a = model.sample(4, generator=torch.Generator().manual_seed(0))
+    b = loaded.sample(4, generator=torch.Generator().manual_seed(0))
+    assert (a - b).abs().max() < 1e-2
+    assert model.training is False and next(model.parameters()).dtype == torch.float32   # the original is untouched

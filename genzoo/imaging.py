@@ -46,3 +46,24 @@ def gif_bytes(frames: Sequence[Image.Image], duration_ms: int = 120) -> bytes:
 def as_numpy_uint8(images: torch.Tensor) -> np.ndarray:
     """``[n, 1, 28, 28]`` in [0, 1] -> uint8 ``[n, 28, 28]`` (0 = background)."""
     return images.detach().float().clamp(0, 1).mul(255).round().byte().squeeze(1).cpu().numpy()
+
+
+def labelled_rows(rows: Sequence[tuple[str, Image.Image]], label_width: int = 260, gap: int = 8,
+                  background: int = 255, ink: int = 20) -> Image.Image:
+    """Stack pictures as rows, each with its label written on the left (one image to view or save)."""
+    from PIL import ImageDraw, ImageFont
+
+    try:
+        font = ImageFont.load_default(size=18)
+    except TypeError:           # Pillow < 10.1
+        font = ImageFont.load_default()
+    width = label_width + max(im.width for _, im in rows)
+    height = sum(im.height for _, im in rows) + gap * (len(rows) + 1)
+    canvas = Image.new("L", (width, height), background)
+    draw = ImageDraw.Draw(canvas)
+    y = gap
+    for label, im in rows:
+        canvas.paste(im.convert("L"), (label_width, y))
+        draw.multiline_text((8, y + im.height // 2), label, fill=ink, font=font, anchor="lm")
+        y += im.height + gap
+    return canvas

@@ -176,7 +176,8 @@ def interpolate_tab(views: Views, dataset: gr.Radio, default: str) -> list[gr.Dr
                 frames = gr.Slider(3, MAX_FRAMES, value=10, step=1, label="Frames")
             drawing = sketchpad("Or draw the first picture", elem_id="interp-sketch")
         go_ = gr.Button("Interpolate", variant="primary")
-        strips = gallery("Paths, first to last", columns=1, elem_id="interp-gallery")
+        strips = gr.Image(label="Paths, first to last (the autoencoders' rows start and end with the two real pictures)",
+                          type="pil", format="png", elem_id="interp-paths")
         with gr.Row():
             gif = gr.Image(label="Animation (all paths at once)", type="filepath", format="gif")
             gif_file = gr.File(label="Download the animation (GIF)")

@@ -20,7 +20,7 @@ from PIL import Image
 
 from . import explore, plots
 from .data import dataset_info
-from .imaging import gif_bytes, grid, grid_pil, to_pil
+from .imaging import gif_bytes, grid_pil, labelled_rows, to_pil
 from .registry import SPECS
 from .zoo import Zoo
 
@@ -177,7 +177,7 @@ class Views:
     # -- 4. interpolate --------------------------------------------------------------------
     def interpolate_view(self, dataset: str, class_a, index_a, class_b, index_b, drawing=None,
                          seed_a: int = 1, seed_b: int = 2, frames: int = 10,
-                         progress: Progress = None) -> tuple[Gallery, str, list[list]]:
+                         progress: Progress = None) -> tuple[Image.Image, str, list[list]]:
         """Paths between the same two images for the autoencoders (your drawing replaces the
         first one if you made one), and between two seeds' noise for the GAN and DDPM (via DDIM)."""
         frames = clamp_int(frames, 3, MAX_FRAMES, "number of frames")
@@ -206,17 +206,18 @@ class Views:
             strips.append((name, path, f"between seeds {seed_a} and {seed_b}"))
         if not strips:
             raise ValueError("no model with a latent space is available for this dataset")
-        gallery, rows, gif_frames = [], [], []
+        rows, labelled, gif_frames = [], [], []
         for name, path, what in strips:
-            s = explore.smoothness(path)
-            gallery.append((grid_pil(path, nrow=len(path), scale=2), f"{self.title(name)} {what} — smoothness {s:.2f}"))
+            inner = path[1:-1] if len(path) == frames + 2 else path      # smoothness of the model's own frames
+            s = explore.smoothness(inner)
+            labelled.append((f"{self.title(name)}\n{what}\nsmoothness {s:.2f}", grid_pil(path, nrow=len(path), scale=2)))
             rows.append([self.title(name), round(s, 3)])
         for j in range(frames):
             column = torch.cat([p[1 + j if p.shape[0] == frames + 2 else j][None] for _, p, _ in strips])
             gif_frames.append(grid_pil(column, nrow=len(strips), scale=4))
         gif = self.cache_dir / f"interpolation-{dataset}-{time.time_ns()}.gif"
         gif.write_bytes(gif_bytes(gif_frames))
-        return gallery, str(gif), rows
+        return labelled_rows(labelled), str(gif), rows
 
     # -- 5. latent map -------------------------------------------------------------------------
     @functools.lru_cache(maxsize=32)

@@ -80,17 +80,16 @@ def test_pick_class_draws_with_every_conditional_model(client):
 
 
 def test_interpolate_gives_paths_gif_and_smoothness(client, drawing):
-    gallery, gif, gif_file, table = client.predict("mnist", "1", 0, "7", 0, None, 1, 2, 6, api_name="/interpolate")
-    captions = [g["caption"] for g in gallery]
-    assert len(gallery) == 5 and all("smoothness" in c for c in captions)
-    assert size(gallery[0]["image"]) == grid_size(8, 8, 2)          # endpoints + 6 frames
-    assert size(gallery[-1]["image"]) == grid_size(6, 6, 2)         # 6 frames between two seeds
+    paths, gif, gif_file, table = client.predict("mnist", "1", 0, "7", 0, None, 1, 2, 6, api_name="/interpolate")
+    w, h = size(paths)
+    assert w == 260 + grid_size(8, 8, 2)[0]                       # label column + endpoints and 6 frames
+    assert h == 5 * grid_size(8, 8, 2)[1] + 6 * 8                 # five paths, one row each
     with Image.open(gif) as im:
         assert im.format == "GIF" and im.n_frames == 2 * 6 - 2      # forwards, then back
     assert [r[0] for r in table["data"]][:3] == ["Autoencoder (8-D)", "Autoencoder (32-D)", "VAE (beta = 1)"]
     assert all(r[1] >= 1.0 for r in table["data"])
-    with_drawing = client.predict("mnist", "1", 0, "7", 0, drawing, 1, 2, 4, api_name="/interpolate")
-    assert len(with_drawing[0]) == 5
+    with_drawing, _, _, table2 = client.predict("mnist", "1", 0, "7", 0, drawing, 1, 2, 4, api_name="/interpolate")
+    assert size(with_drawing)[0] == 260 + grid_size(6, 6, 2)[0] and len(table2["data"]) == 5
 
 
 def test_latent_map_has_ten_classes_and_decodes_points(client):

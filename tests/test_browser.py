@@ -82,7 +82,7 @@ def test_class_tab(page):
 def test_interpolate_tab(page):
     open_tab(page, "Interpolate")
     page.get_by_role("button", name="Interpolate", exact=True).click()
-    wait_images(page, "interp-gallery", 5)
+    wait_images(page, "interp-paths", 1)
     shot(page, "04-interpolate")
     no_error_shown(page)
 

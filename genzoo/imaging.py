@@ -57,13 +57,14 @@ def labelled_rows(rows: Sequence[tuple[str, Image.Image]], label_width: int = 26
         font = ImageFont.load_default(size=18)
     except TypeError:           # Pillow < 10.1
         font = ImageFont.load_default()
-    width = label_width + max(im.width for _, im in rows)
-    height = sum(im.height for _, im in rows) + gap * (len(rows) + 1)
-    canvas = Image.new("L", (width, height), background)
+    probe = ImageDraw.Draw(Image.new("L", (1, 1)))
+    text_h = [probe.multiline_textbbox((0, 0), label, font=font)[3] for label, _ in rows]
+    heights = [max(im.height, th) for (_, im), th in zip(rows, text_h)]
+    canvas = Image.new("L", (label_width + max(im.width for _, im in rows), sum(heights) + gap * (len(rows) + 1)), background)
     draw = ImageDraw.Draw(canvas)
     y = gap
-    for label, im in rows:
-        canvas.paste(im.convert("L"), (label_width, y))
-        draw.multiline_text((8, y + im.height // 2), label, fill=ink, font=font, anchor="lm")
-        y += im.height + gap
+    for (label, im), h, th in zip(rows, heights, text_h):
+        canvas.paste(im.convert("L"), (label_width, y + (h - im.height) // 2))
+        draw.multiline_text((8, y + (h - th) // 2), label, fill=ink, font=font)
+        y += h + gap
     return canvas

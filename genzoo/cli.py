@@ -49,6 +49,16 @@ def _sample(args) -> None:
     print(f"wrote {len(images)} samples to {out} ({time.time() - t0:.1f} s)")
 
 
+def _evaluate(args) -> None:
+    from .evaluation import evaluate
+
+    for dataset in (list(DATASETS) if args.dataset == "all" else [args.dataset]):
+        path = evaluate(dataset, args.models, n=args.n, seed=args.seed, data_root=args.data_root, root=args.checkpoints,
+                        progress=not args.no_progress, latency_batches=args.latency_batches, skip_slow=args.skip_slow,
+                        latency_budget_s=args.latency_budget)
+        print(f"wrote {path}")
+
+
 def _export_data(args) -> None:
     from .zoo import export_subset
 
@@ -96,6 +106,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true")
     s.add_argument("--out", required=True, help="FILE.npz or FILE.png")
     s.set_defaults(fn=_sample)
+    v = sub.add_parser("evaluate", help="score the generative models; writes checkpoints/<dataset>/metrics.json")
+    v.add_argument("--dataset", required=True, choices=[*DATASETS, "all"])
+    v.add_argument("--models", nargs="+", choices=[n for n in SPECS if SPECS[n].generative])
+    v.add_argument("--n", type=int, default=10000, help="samples per model")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--data-root")
+    v.add_argument("--checkpoints", help="checkpoint root (default: checkpoints/)")
+    v.add_argument("--latency-batches", type=int, nargs="+", default=[1, 16, 64])
+    v.add_argument("--latency-budget", type=float, default=10.0, help="seconds of timing per sampler setting and batch")
+    v.add_argument("--skip-slow", action="store_true", help="skip timing the 1,000-step DDPM sampler")
+    v.add_argument("--no-progress", action="store_true")
+    v.set_defaults(fn=_evaluate)
+
     e = sub.add_parser("export-data", help="write the small data subset the app shows (checkpoints/<dataset>/data_subset.npz)")
     e.add_argument("--dataset", required=True, choices=[*DATASETS, "all"])
     e.add_argument("--data-root")

@@ -1,0 +1,224 @@
+"""Measured comparison: quality, diversity, conditioning, sharpness and speed of every model,
+in the feature space of the project's own evaluator classifier.
+
+Metrics (fixed seeds, so reruns agree except for timings):
+  fid           Frechet distance between feature Gaussians of samples and the test set
+  floor_fid     the same for 10,000 real training images: what a perfect model would score
+  precision     share of samples inside the k-NN balls of real features (Kynkäänniemi et al. 2019, k = 5)
+  recall        share of real images inside the k-NN balls of sample features
+  class_kl      KL(predicted-class histogram || uniform) of unconditional samples (0 = every class equally)
+  cond_acc      share of conditional samples classified as the class asked for
+  sharpness     mean variance of the Laplacian, relative to real test images (1 = as sharp as real)
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from models import Classifier, GenerativeModel, count_parameters
+
+from . import explore
+from .checkpoints import checkpoint_root, hardware, load_model, write_json
+from .data import load_split, to_unit
+from .registry import GENERATIVE, SPECS
+from .sampling import sample_batched
+
+LATENCY_BATCHES = (1, 16, 64)
+GUIDANCE_CURVE = (0.0, 1.0, 2.0, 3.0, 5.0)
+
+
+# -- metric functions (numpy / torch, known answers in the tests) -------------------------
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between the Gaussians fitted to two feature sets."""
+    from scipy import linalg
+
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    covmean = covmean.real
+    return float(max(0.0, ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)))
+
+
+def _knn_radii(x: torch.Tensor, k: int) -> torch.Tensor:
+    return torch.cdist(x, x).kthvalue(k + 1, dim=1).values     # k+1: the point itself is at distance 0
+
+
+def _inside(ref: torch.Tensor, radii: torch.Tensor, query: torch.Tensor) -> float:
+    return float((torch.cdist(query, ref) <= radii[None]).any(dim=1).double().mean())
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 5) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019) with k-nearest-neighbour balls."""
+    r, f = torch.as_tensor(real, dtype=torch.float64), torch.as_tensor(fake, dtype=torch.float64)
+    return _inside(r, _knn_radii(r, k), f), _inside(f, _knn_radii(f, k), r)
+
+
+def class_kl(predicted: np.ndarray, num_classes: int = 10) -> float:
+    """KL(histogram of predicted classes || uniform), in nats: 0 when every class is equally common."""
+    hist = np.bincount(predicted, minlength=num_classes) / len(predicted)
+    nz = hist > 0
+    return float(np.sum(hist[nz] * np.log(hist[nz] * num_classes)))
+
+
+def laplacian_variance(images: torch.Tensor) -> float:
+    """Mean over images of the variance of the 3x3 Laplacian: low for blurry images."""
+    kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])[None, None]
+    return float(F.conv2d(images.float(), kernel).flatten(1).var(dim=1).mean())
+
+
+# -- the evaluator ------------------------------------------------------------------------------
+class Evaluator:
+    """Features and predictions of the evaluator classifier, plus the real-data reference."""
+
+    def __init__(self, classifier: Classifier, test_images: torch.Tensor, train_images: torch.Tensor):
+        self.classifier = classifier.eval()
+        self.test_features, _ = self.embed(test_images)
+        self.train_features, _ = self.embed(train_images)
+        self.real_sharpness = laplacian_variance(test_images)
+        self.test_images = test_images
+
+    @torch.no_grad()
+    def embed(self, images: torch.Tensor, batch: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+        feats, preds = [], []
+        for i in range(0, len(images), batch):
+            f = self.classifier.features(images[i:i + batch])
+            feats.append(f)
+            preds.append(self.classifier.head(f).argmax(1))
+        return torch.cat(feats).double().numpy(), torch.cat(preds).numpy()
+
+    def floor(self) -> float:
+        return frechet_distance(self.train_features, self.test_features)
+
+    def score(self, images: torch.Tensor, labels: Optional[torch.Tensor] = None, pr_samples: int = 5000) -> dict:
+        feats, pred = self.embed(images)
+        rng = np.random.default_rng(0)
+        m = min(pr_samples, len(feats), len(self.test_features))
+        p, r = precision_recall(self.test_features[rng.choice(len(self.test_features), m, replace=False)],
+                                feats[rng.choice(len(feats), m, replace=False)])
+        out = {"fid": frechet_distance(feats, self.test_features), "precision": p, "recall": r,
+               "class_kl": class_kl(pred), "sharpness": laplacian_variance(images) / self.real_sharpness}
+        if labels is not None:
+            out["cond_acc"] = float((pred == labels.numpy()).mean())
+        return out
+
+
+def latency(model: GenerativeModel, batch: int, options: dict, budget_s: float = 20.0, max_runs: int = 10) -> dict:
+    """Median and 95th percentile milliseconds per call, over as many runs as fit the budget (at least 2)."""
+    model.sample(min(batch, 2), generator=torch.Generator().manual_seed(0), **options)   # warm-up
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < max_runs and (len(times) < 2 or time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter()
+        model.sample(batch, generator=torch.Generator().manual_seed(len(times)), **options)
+        times.append(1000 * (time.perf_counter() - t0))
+    return {"batch": batch, "runs": len(times), "median_ms": float(np.median(times)),
+            "p95_ms": float(np.percentile(times, 95)), "ms_per_image": float(np.median(times)) / batch}
+
+
+def sampler_settings(name: str) -> dict[str, dict]:
+    """The sampler settings the app offers for a model (diffusion: DDPM 1000, DDIM 50 and 20)."""
+    if SPECS[name].cls.family not in ("diffusion", "latent-diffusion"):
+        return {"default": {}}
+    base = dict(SPECS[name].sampler)
+    return {"ddim-50": {**base, "sampler": "ddim", "steps": 50, "eta": 0.0},
+            "ddim-20": {**base, "sampler": "ddim", "steps": 20, "eta": 0.0},
+            "ddpm-1000": {**base, "sampler": "ddpm", "steps": 1000, "eta": 1.0}}
+
+
+def evaluate_model(name: str, model: GenerativeModel, ev: Evaluator, n: int, seed: int,
+                   latency_batches: Sequence[int] = LATENCY_BATCHES, guidance_curve: bool = True,
+                   progress: bool = True, skip_slow: bool = False, latency_budget_s: float = 10.0) -> dict:
+    spec = SPECS[name]
+    opts = sampler_settings(name)
+    default = next(iter(opts.values()))
+    out: dict = {"title": spec.title, "family": model.family, "parameters": count_parameters(model),
+                 "conditional": model.conditional, "sampler": default}
+    images, _ = sample_batched(model, n, None, seed=seed, progress=progress, **default)
+    out["unconditional"] = ev.score(images)
+    if model.conditional:
+        labels = torch.arange(n) % model.num_classes
+        images_c, _ = sample_batched(model, n, labels, seed=seed + 1, progress=progress, **default)
+        out["conditional_samples"] = ev.score(images_c, labels)
+        if guidance_curve and "guidance" in default:
+            curve = []
+            m = min(n, 2000)
+            for g in GUIDANCE_CURVE:
+                imgs, _ = sample_batched(model, m, labels[:m], seed=seed + 2, progress=progress, **{**default, "guidance": g})
+                s = ev.score(imgs, labels[:m])
+                curve.append({"guidance": g, "cond_acc": s["cond_acc"], "fid": s["fid"], "n": m})
+            out["guidance_curve"] = curve
+    if model.can_encode:
+        x = ev.test_images
+        with torch.no_grad():
+            labels = torch.as_tensor(ev.embed(x)[1]) if model.conditional else None
+            recon = torch.cat([model.reconstruct(x[i:i + 500], labels[i:i + 500] if labels is not None else None)
+                               for i in range(0, len(x), 500)])
+        out["reconstruction_mse"] = float((recon - x).pow(2).mean())
+        if model.has_likelihood:
+            torch.manual_seed(seed)
+            with torch.no_grad():
+                nll, kl = zip(*[model.terms(x[i:i + 500], labels[i:i + 500] if labels is not None else None)
+                                for i in range(0, len(x), 500)])
+            out["elbo_nats"] = float(-(torch.cat(nll) + torch.cat(kl)).mean())
+            out["kl_nats"] = float(torch.cat(kl).mean())
+            out["kl_per_dimension"] = model.kl_per_dimension(x, labels).tolist()
+        # interpolation smoothness between pairs of test images
+        g = torch.Generator().manual_seed(seed)
+        pairs = torch.randint(0, len(x), (50, 2), generator=g)
+        out["interpolation_smoothness"] = float(np.mean([
+            explore.smoothness(explore.latent_path(model, x[a][None], x[b][None], 10,
+                                                   labels[a:a + 1] if labels is not None else None))
+            for a, b in pairs.tolist()]))
+    elif model.family in ("gan", "diffusion"):
+        opts_path = {**default, "steps": 20} if "steps" in default else default
+        out["interpolation_smoothness"] = float(np.mean([
+            explore.smoothness(explore.noise_path(model, 2 * i, 2 * i + 1, 10,
+                                                  0 if model.requires_labels else None, **opts_path))
+            for i in range(10 if model.family == "gan" else 3)]))
+    out["latency"], out["network_evaluations"] = {}, {}
+    for setting, o in opts.items():
+        out["network_evaluations"][setting] = model.network_evaluations(**o, labels_given=False) if o else 1
+        slow = setting == "ddpm-1000"          # 1,000 steps: batch 64 would take minutes on a CPU
+        if slow and skip_slow:
+            out["latency"][setting] = "skipped"
+            continue
+        batches = [b for b in latency_batches if b <= 16] if slow else list(latency_batches)
+        out["latency"][setting] = [latency(model, b, o, budget_s=1.0 if slow else latency_budget_s, max_runs=2 if slow else 10)
+                                   for b in batches]
+    return out
+
+
+def evaluate(dataset: str, names: Optional[Sequence[str]] = None, n: int = 10000, seed: int = 0,
+             data_root: Optional[str] = None, root: Optional[Path] = None, progress: bool = True,
+             latency_batches: Sequence[int] = LATENCY_BATCHES, skip_slow: bool = False,
+             latency_budget_s: float = 10.0) -> Path:
+    """Score every (or the named) generative model of a dataset; writes ``checkpoints/<dataset>/metrics.json``."""
+    root = Path(root or checkpoint_root())
+    classifier = load_model(dataset, "classifier", root=root)
+    x, _ = load_split(dataset, True, data_root)
+    xt, yt = load_split(dataset, False, data_root)
+    idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:10000]
+    ev = Evaluator(classifier, to_unit(xt), to_unit(x[idx]))
+    _, test_pred = ev.embed(to_unit(xt))
+    out = {"dataset": dataset, "n": n, "seed": seed, "floor_fid": ev.floor(),
+           "classifier_test_accuracy": float((test_pred == yt.numpy()).mean()),
+           "hardware": hardware(), "models": {}}
+    path = root / dataset / "metrics.json"
+    for name in tqdm(list(names or GENERATIVE), desc="models", disable=not progress):
+        model = load_model(dataset, name, root=root)
+        hist = json.loads((root / dataset / name / "history.json").read_text()) if (root / dataset / name / "history.json").exists() else {}
+        result = evaluate_model(name, model, ev, n, seed, latency_batches, progress=progress, skip_slow=skip_slow,
+                                latency_budget_s=latency_budget_s)
+        result["training"] = {"epochs": len(hist.get("epochs", [])),
+                              "time_s": sum(e["time_s"] for e in hist.get("epochs", [])),
+                              "hardware": hist.get("hardware")}
+        out["models"][name] = result
+        write_json(path, out)          # after every model, so a long run loses nothing
+    return path

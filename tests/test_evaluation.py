@@ -1,0 +1,100 @@
+"""Metric functions on cases with known answers, and ``evaluate`` on smoke checkpoints."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from genzoo.evaluation import class_kl, frechet_distance, laplacian_variance, precision_recall
+
+
+def test_fid_of_identical_sets_is_zero():
+    x = np.random.default_rng(0).normal(size=(2000, 8))
+    assert frechet_distance(x, x) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_fid_of_shifted_gaussians_matches_the_closed_form():
+    """N(0, I) vs N(m, 4 I) in d dims: |m|^2 + d (1 + 4 - 2 * 2) = |m|^2 + d."""
+    rng = np.random.default_rng(0)
+    d, n = 4, 200_000
+    m = np.array([1.0, -2.0, 0.5, 0.0])
+    a = rng.normal(size=(n, d))
+    b = m + 2.0 * rng.normal(size=(n, d))
+    assert frechet_distance(a, b) == pytest.approx((m ** 2).sum() + d, rel=0.02)
+
+
+def test_precision_recall_identical_and_disjoint():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 6))
+    assert precision_recall(x, x.copy()) == (1.0, 1.0)
+    far = x + 1000.0
+    assert precision_recall(x, far) == (0.0, 0.0)
+
+
+def test_precision_recall_detects_mode_dropping():
+    """Samples covering half of the real modes: high precision, recall about one half."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=50, size=(10, 4))
+    real = np.concatenate([c + rng.normal(size=(200, 4)) for c in centres])
+    fake = np.concatenate([c + rng.normal(size=(400, 4)) for c in centres[:5]])
+    p, r = precision_recall(real, fake)
+    assert p > 0.95 and 0.4 < r < 0.6
+
+
+def test_class_kl():
+    assert class_kl(np.arange(1000) % 10) == pytest.approx(0.0, abs=1e-12)
+    assert class_kl(np.zeros(100, dtype=int)) == pytest.approx(np.log(10))
+    assert class_kl(np.arange(1000) % 5) == pytest.approx(np.log(2))
+
+
+def test_laplacian_variance_drops_with_blur():
+    torch.manual_seed(0)
+    x = (torch.rand(16, 1, 28, 28) > 0.7).float()
+    blurred = torch.nn.functional.avg_pool2d(x, 3, stride=1, padding=1)
+    assert laplacian_variance(blurred) < 0.3 * laplacian_variance(x)
+    assert laplacian_variance(torch.zeros(4, 1, 28, 28)) == 0.0
+
+
+def test_conditional_accuracy_of_relabelled_real_data(app_checkpoints, data_root):
+    """The evaluator on real test images: cond_acc = its accuracy; shuffled labels drop it to chance."""
+    from genzoo.checkpoints import load_model
+    from genzoo.data import load_split, to_unit
+    from genzoo.evaluation import Evaluator
+
+    clf = load_model("mnist", "classifier", root=app_checkpoints)
+    xt, yt = load_split("mnist", False, data_root)
+    x, _ = load_split("mnist", True, data_root)
+    ev = Evaluator(clf, to_unit(xt), to_unit(x))
+    _, pred = ev.embed(to_unit(xt))
+    acc = float((pred == yt.numpy()).mean())
+    assert ev.score(to_unit(xt), yt)["cond_acc"] == pytest.approx(acc)
+    wrong = (yt + 1) % 10
+    assert ev.score(to_unit(xt), wrong)["cond_acc"] == pytest.approx(float((pred == wrong.numpy()).mean()))
+    assert ev.score(to_unit(xt))["sharpness"] == pytest.approx(1.0)
+
+
+def test_evaluate_writes_a_complete_metrics_file(app_checkpoints, data_root, tmp_path):
+    import shutil
+
+    from genzoo.cli import main
+
+    root = tmp_path / "ckpt"
+    shutil.copytree(app_checkpoints / "mnist", root / "mnist")
+    assert main(["evaluate", "--dataset", "mnist", "--models", "vae", "cgan", "ddpm-cosine", "--n", "20",
+                 "--data-root", str(data_root), "--checkpoints", str(root), "--no-progress", "--latency-batches", "1", "4", "--skip-slow",
+                 "--latency-budget", "0.1"]) == 0
+    m = json.loads((root / "mnist" / "metrics.json").read_text())
+    assert m["floor_fid"] >= 0 and 0 <= m["classifier_test_accuracy"] <= 1
+    assert set(m["models"]) == {"vae", "cgan", "ddpm-cosine"}
+    vae, cgan, ddpm = m["models"]["vae"], m["models"]["cgan"], m["models"]["ddpm-cosine"]
+    for r in (vae, cgan, ddpm):
+        assert {"fid", "precision", "recall", "class_kl", "sharpness"} <= set(r["unconditional"])
+        assert r["parameters"] > 0 and r["training"]["epochs"] == 2 and "interpolation_smoothness" in r
+    assert {"reconstruction_mse", "elbo_nats", "kl_per_dimension"} <= set(vae)
+    assert len(vae["kl_per_dimension"]) == 16
+    assert "cond_acc" in cgan["conditional_samples"] and "guidance_curve" not in cgan
+    assert [c["guidance"] for c in ddpm["guidance_curve"]] == [0.0, 1.0, 2.0, 3.0, 5.0]
+    assert set(ddpm["latency"]) == {"ddim-50", "ddim-20", "ddpm-1000"} and ddpm["latency"]["ddpm-1000"] == "skipped"
+    assert [l["batch"] for l in ddpm["latency"]["ddim-50"]] == [1, 4]
+    assert ddpm["network_evaluations"] == {"ddim-50": 50, "ddim-20": 20, "ddpm-1000": 1000}
+    assert all(l["median_ms"] > 0 for l in vae["latency"]["default"])

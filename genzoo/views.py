@@ -7,7 +7,7 @@ raised as ``ValueError`` with a sentence meant for them.
 from __future__ import annotations
 
 import functools
-import os
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -404,8 +404,108 @@ class Views:
             gallery.append((big(torch.cat([shown, model.to_images(pred)], dim=3)[0]), f"t = {t}: noisy image | its guess of the end result"))
         return gallery, big(model.to_images(x0)[0])
 
-    # -- 9. scoreboard (until the evaluation lands: sizes and measured speed) ---------------------------
-    def scoreboard_view(self, dataset: str, progress: Progress = None) -> list[list]:
+    # -- 9. scoreboard -----------------------------------------------------------------------------------
+    def metrics(self, dataset: str) -> Optional[dict]:
+        """``checkpoints/<dataset>/metrics.json`` written by ``python -m genzoo evaluate``, if present."""
+        dataset_info(dataset)
+        path = self.zoo.root / dataset / "metrics.json"
+        if not path.exists():
+            return None
+        key = (str(path), path.stat().st_mtime)
+        if getattr(self, "_metrics_key", None) != key:
+            self._metrics_key, self._metrics = key, json.loads(path.read_text())
+        return self._metrics
+
+    @staticmethod
+    def _speed(r: dict) -> Optional[float]:
+        """Milliseconds per picture at batch 16 (or the largest batch measured) with the default sampler."""
+        lat = next(iter(r["latency"].values()))
+        if not isinstance(lat, list) or not lat:
+            return None
+        pick = [l for l in lat if l["batch"] == 16] or lat[-1:]
+        return pick[0]["ms_per_image"]
+
+    def scoreboard_view(self, dataset: str) -> tuple[list[list], go.Figure, go.Figure, go.Figure, str]:
+        """The measured table, a FID bar chart, quality against speed, the guidance curve and a summary."""
+        m = self.metrics(dataset)
+        if m is None:
+            raise ValueError(f"no measurements for {dataset_info(dataset).title} yet: run "
+                             f"`python -m genzoo evaluate --dataset {dataset}`")
+        rows, names, fids, speeds = [], [], [], []
+        for name, r in m["models"].items():
+            u = r["unconditional"]
+            c = r.get("conditional_samples", {})
+            ms = self._speed(r)
+            rows.append([r["title"], round(u["fid"], 2), round(u["precision"], 3), round(u["recall"], 3),
+                         round(u["class_kl"], 4), round(c["cond_acc"], 3) if "cond_acc" in c else None,
+                         round(u["sharpness"], 2), round(ms, 3) if ms else None,
+                         next(iter(r["network_evaluations"].values())), r["parameters"],
+                         round(r["training"]["time_s"] / 60, 1)])
+            names.append(r["title"]); fids.append(u["fid"]); speeds.append(ms)
+        fid_bar = plots.bars(names, fids, f"FID (lower is better; real pictures score {m['floor_fid']:.2f})",
+                             "model", "FID (log scale)", log_y=True)
+        scatter = go.Figure()
+        for i, (nm, f, sp) in enumerate(zip(names, fids, speeds)):
+            if sp:
+                scatter.add_trace(go.Scatter(x=[sp], y=[f], mode="markers+text", text=[nm], textposition="top center",
+                                             name=nm, marker=dict(size=12, color=plots.SERIES[i % len(plots.SERIES)])))
+        scatter = plots.style(scatter, "Quality against speed (bottom left is best)", "milliseconds per picture (log scale)",
+                              "FID (log scale)")
+        scatter.update_xaxes(type="log")
+        scatter.update_yaxes(type="log")
+        scatter.update_layout(showlegend=False)
+        curves = {}
+        for name, r in m["models"].items():
+            for key, label in (("cond_acc", "class accuracy"), ("fid", "FID")):
+                if "guidance_curve" in r:
+                    g = r["guidance_curve"]
+                    curves[f"{r['title']}: {label}"] = (np.array([p["guidance"] for p in g]), np.array([p[key] for p in g]))
+        guidance = plots.lines({k: v for k, v in curves.items() if k.endswith("accuracy")},
+                               "Guidance strength against class accuracy", "guidance strength", "share drawn as the class asked for")
+        return rows, fid_bar, scatter, guidance, self.summary(m)
+
+    def summary(self, m: dict) -> str:
+        """A few plain sentences written from the numbers."""
+        res = m["models"]
+        lines = []
+        fid = {n: r["unconditional"]["fid"] for n, r in res.items()}
+        speed = {n: self._speed(r) for n, r in res.items() if self._speed(r)}
+        best = min(fid, key=fid.get)
+        line = (f"**Closest to real pictures:** {res[best]['title']} (FID {fid[best]:.2f}; real pictures themselves score "
+                f"{m['floor_fid']:.2f}).")
+        if speed and best in speed:
+            fast = min(speed, key=speed.get)
+            if fast != best:
+                line += (f" It takes {speed[best]:.1f} ms per picture, about {speed[best] / speed[fast]:.0f}× slower than "
+                         f"the fastest, {res[fast]['title']} ({speed[fast]:.2f} ms).")
+        lines.append(line)
+        sharp = {n: r["unconditional"]["sharpness"] for n, r in res.items()}
+        if "vae" in sharp and "gan" in sharp:
+            verdict = "blurrier" if sharp["vae"] < sharp["gan"] else "not blurrier"
+            lines.append(f"**Are VAE pictures blurrier than GAN pictures?** Yes — {verdict}: their edges are "
+                         f"{sharp['vae']:.2f}× as sharp as real pictures, the GAN's {sharp['gan']:.2f}×."
+                         if verdict == "blurrier" else
+                         f"**Are VAE pictures blurrier than GAN pictures?** Not here: sharpness {sharp['vae']:.2f} vs "
+                         f"{sharp['gan']:.2f} (1 = as sharp as real pictures).")
+        kl = {n: r["unconditional"]["class_kl"] for n, r in res.items() if not r["conditional"] or n.startswith("ddpm")}
+        if kl:
+            even, uneven = min(kl, key=kl.get), max(kl, key=kl.get)
+            lines.append(f"**Which model covers every class?** Most evenly: {res[even]['title']} (imbalance {kl[even]:.3f}); "
+                         f"least evenly: {res[uneven]['title']} ({kl[uneven]:.3f}; 0 = all classes equally often).")
+        smooth = {n: r["interpolation_smoothness"] for n, r in res.items() if "interpolation_smoothness" in r}
+        if smooth:
+            s_best, s_worst = min(smooth, key=smooth.get), max(smooth, key=smooth.get)
+            lines.append(f"**Is interpolation smooth?** Smoothest: {res[s_best]['title']} ({smooth[s_best]:.2f}); "
+                         f"jumpiest: {res[s_worst]['title']} ({smooth[s_worst]:.2f}; 1 = perfectly even steps).")
+        acc = {n: r["conditional_samples"]["cond_acc"] for n, r in res.items() if "conditional_samples" in r}
+        if acc:
+            a_best = max(acc, key=acc.get)
+            lines.append(f"**Draws the class you ask for most reliably:** {res[a_best]['title']} ({acc[a_best]:.1%} "
+                         f"recognised as that class by the evaluator).")
+        return "\n\n".join(lines)
+
+    def speed_view(self, dataset: str, progress: Progress = None) -> list[list]:
+        """Sizes and a quick live timing of every model on this machine (batch 16)."""
         rows = []
         names = [n for n in SPECS if SPECS[n].generative]
         for i, name in enumerate(names):

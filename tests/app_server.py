@@ -13,6 +13,8 @@ from tests.conftest import ROOT
 
 #: fashion deliberately lacks most models, to show the app copes with missing checkpoints
 FASHION_MODELS = ["ae-8", "vae", "gan", "classifier"]
+#: models scored into mnist/metrics.json for the scoreboard (a quick, small evaluation)
+EVALUATED = ["vae", "gan", "cgan", "ddpm-cosine"]
 
 
 def make_checkpoints(data_root: Path, out: Path) -> Path:
@@ -24,6 +26,9 @@ def make_checkpoints(data_root: Path, out: Path) -> Path:
         assert main(["train", "--dataset", "fashion", "--model", name, "--smoke", "--epochs", "1",
                      "--data-root", str(data_root), "--out", str(out), "--no-progress"]) == 0
     assert main(["export-data", "--dataset", "all", "--data-root", str(data_root), "--out", str(out)]) == 0
+    assert main(["evaluate", "--dataset", "mnist", "--models", *EVALUATED, "--n", "20", "--data-root", str(data_root),
+                 "--checkpoints", str(out), "--no-progress", "--latency-batches", "1", "4", "--skip-slow",
+                 "--latency-budget", "0.1"]) == 0
     return out
 
 

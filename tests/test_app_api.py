@@ -43,7 +43,7 @@ def test_every_view_has_a_named_endpoint(client):
     names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
     assert {"/data", "/sample", "/pick_class", "/interpolate", "/latent_map", "/latent_point", "/latent_locate",
             "/latent_drawing", "/reconstruct", "/training_grids", "/loss_curves", "/schedules", "/noising",
-            "/reverse_process", "/scoreboard", "/class_names"} <= names
+            "/reverse_process", "/scoreboard", "/speed", "/class_names"} <= names
 
 
 @pytest.mark.parametrize("dataset", list(DATASETS))
@@ -150,8 +150,22 @@ def test_diffusion_views(client):
     assert size(frames[0]["image"]) == (224, 112) and size(final) == (112, 112)
 
 
-def test_scoreboard_measures_every_model(client):
-    table = client.predict("mnist", api_name="/scoreboard")
+def test_scoreboard_reads_the_measurements(client):
+    table, fid, scatter, guidance, summary = client.predict("mnist", api_name="/scoreboard")
+    rows = {r[0]: r for r in table["data"]}
+    assert set(rows) == {"VAE (beta = 1)", "GAN", "Conditional GAN", "Diffusion (cosine schedule)"}
+    assert rows["Diffusion (cosine schedule)"][8] == 50 and rows["GAN"][8] == 1
+    assert rows["Conditional GAN"][5] is not None and rows["GAN"][5] is None
+    assert [t["x"] for t in figure(fid)["data"]][0] == [r[0] for r in table["data"]]
+    assert len(figure(scatter)["data"]) == 4
+    assert [t["name"] for t in figure(guidance)["data"]] == ["Diffusion (cosine schedule): class accuracy"]
+    assert "Closest to real pictures" in summary and "blurrier" in summary
+    with pytest.raises(Exception, match="no measurements"):
+        client.predict("fashion", api_name="/scoreboard")
+
+
+def test_speed_measures_every_model(client):
+    table = client.predict("mnist", api_name="/speed")
     rows = {r[0]: r for r in table["data"]}
     assert len(rows) == 12 and all(r[4] == "ready" for r in rows.values())
     assert rows["Diffusion (cosine schedule)"][2] == 50 and rows["GAN"][2] == 1

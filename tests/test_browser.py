@@ -137,9 +137,10 @@ def test_diffusion_tab(page):
 
 def test_scoreboard_tab(page):
     open_tab(page, "Scoreboard")
-    page.get_by_role("button", name="Measure speed").click()
-    page.wait_for_function("() => document.querySelector('#scoreboard-table') && "
-                           "document.querySelector('#scoreboard-table').innerText.includes('ready')", timeout=TIMEOUT)
+    page.get_by_role("button", name="Show the scoreboard").click()
+    wait_plot(page, "scoreboard-fid")
+    page.wait_for_function("() => document.querySelector('#scoreboard-summary').innerText.includes('Closest to real')",
+                           timeout=TIMEOUT)
     shot(page, "09-scoreboard")
     no_error_shown(page)
     assert not page.js_errors, page.js_errors

@@ -317,7 +317,7 @@ def scoreboard_tab(views: Views, dataset: gr.Radio) -> None:
         gr.Markdown(TEXT["scoreboard"])
         show = gr.Button("Show the scoreboard", variant="primary")
         summary = gr.Markdown(elem_id="scoreboard-summary")
-        table = gr.Dataframe(headers=SCORE_HEADERS, label="Measured with the project's evaluator (10,000 pictures per model)",
+        table = gr.Dataframe(headers=SCORE_HEADERS, label="Measured with the project's evaluator",
                              interactive=False, elem_id="scoreboard-table")
         with gr.Row():
             fid = gr.Plot(label="FID", elem_id="scoreboard-fid")

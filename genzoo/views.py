@@ -467,7 +467,8 @@ class Views:
     def summary(self, m: dict) -> str:
         """A few plain sentences written from the numbers."""
         res = m["models"]
-        lines = []
+        lines = [f"Scored on {m['n']:,} pictures per model; the evaluator recognises "
+                 f"{m['classifier_test_accuracy']:.1%} of real test pictures."]
         fid = {n: r["unconditional"]["fid"] for n, r in res.items()}
         speed = {n: self._speed(r) for n, r in res.items() if self._speed(r)}
         best = min(fid, key=fid.get)

@@ -75,10 +75,6 @@ class Autoencoder(GenerativeModel):
         self.register_buffer("prior_mean", torch.zeros(latent_dim))
         self.register_buffer("prior_scale_tril", torch.eye(latent_dim))
 
-    @property
-    def latent_dim(self) -> int:
-        return self._latent_dim
-
     def encode(self, x: torch.Tensor, labels=None) -> torch.Tensor:
         return self.encoder(x)
 
@@ -135,18 +131,6 @@ class VAE(GenerativeModel):
         extra = num_classes if conditional else 0
         self.encoder = ConvEncoder(2 * latent_dim, channels, hidden, extra=extra)
         self.decoder = ConvDecoder(latent_dim + extra, channels, hidden)
-
-    @property
-    def conditional(self) -> bool:
-        return self._conditional
-
-    @property
-    def requires_labels(self) -> bool:
-        return self._conditional
-
-    @property
-    def latent_dim(self) -> int:
-        return self._latent_dim
 
     def _onehot(self, labels: Optional[torch.Tensor], n: int) -> Optional[torch.Tensor]:
         if not self._conditional:

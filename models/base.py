@@ -74,19 +74,23 @@ class GenerativeModel(ZooModel):
     can_encode: bool = False
     has_likelihood: bool = False
 
-    # -- what the model is ---------------------------------------------------
+    # -- what the model is (subclasses set these two in their constructors) -------
+    _conditional: bool = False
+    _latent_dim: Optional[int] = None
+
     @property
     def conditional(self) -> bool:
-        return False
+        """Whether it can be told which class to draw."""
+        return self._conditional
 
     @property
     def requires_labels(self) -> bool:
-        """True when the network cannot draw without a class (it then picks random ones)."""
-        return False
+        """True when the network cannot draw without a class (``sample`` then picks random ones)."""
+        return self._conditional
 
     @property
     def latent_dim(self) -> Optional[int]:
-        return None
+        return self._latent_dim
 
     def network_evaluations(self, **sampler_options) -> int:
         """Forward passes of the network needed to draw one image."""

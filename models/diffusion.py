@@ -173,9 +173,11 @@ class DiffusionBase(GenerativeModel):
         self.null_class = num_classes
         self.p_uncond = p_uncond
 
+    _conditional = True     # one network: with a class, or with the null class for none
+
     @property
-    def conditional(self) -> bool:
-        return True
+    def requires_labels(self) -> bool:
+        return False
 
     @property
     def T(self) -> int:

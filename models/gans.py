@@ -80,25 +80,13 @@ class GAN(GenerativeModel):
 
     def __init__(self, z_dim: int = 64, channels: int = 64, conditional: bool = False, num_classes: int = 10):
         super().__init__()
-        self.z_dim = z_dim
+        self.z_dim = self._latent_dim = z_dim
         self._conditional = conditional
         self.num_classes = num_classes
         k = num_classes if conditional else 0
         self.generator = Generator(z_dim, channels, k)
         self.discriminator = Discriminator(channels, k)
         self.apply(init_dcgan)
-
-    @property
-    def conditional(self) -> bool:
-        return self._conditional
-
-    @property
-    def requires_labels(self) -> bool:
-        return self._conditional
-
-    @property
-    def latent_dim(self) -> int:
-        return self.z_dim
 
     def noise(self, n, generator=None):
         return torch.randn(n, self.z_dim, generator=generator).to(self.device)

@@ -100,8 +100,13 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
     ]
     if spec.base:
         lines.append(f"| built on | `{spec.base}` (its weights are stored inside this checkpoint) |")
+    referee = folder / "referee.json"
+    if metrics is None and referee.exists():
+        scores = json.loads(referee.read_text())
+        metrics = {f"{k} ({part.replace('_', ' ')})": v for part, d in scores.items() if d for k, v in d.items() if k != "n"}
     if metrics:
-        lines += ["", "## Measured", "", "| metric | value |", "|---|---|"]
+        lines += ["", "## Measured (independent referee, 10,000 samples against the test set)", "",
+                  "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()]
     if epochs:
         last = epochs[-1]
@@ -188,3 +193,11 @@ def load_model(dataset: str, name: str, root: Optional[Path] = None, map_locatio
 def load_history(folder: Path) -> dict:
     path = Path(folder) / HISTORY
     return json.loads(path.read_text()) if path.exists() else {"epochs": []}
+
+
+def refresh_card(dataset: str, name: str, root: Optional[Path] = None) -> Path:
+    """Rewrite a checkpoint's model card from its files (after new measurements land beside it)."""
+    folder = model_dir(dataset, name, root)
+    model = load_folder(get_spec(name).cls, folder)
+    write_model_card(folder, get_spec(name), dataset, model, load_history(folder))
+    return folder / "README.md"

@@ -51,6 +51,9 @@ pictures real (0.5 means it can no longer tell).""",
 left, and the network learns to undo one step. The *schedule* sets how fast the picture fades: the cosine schedule
 keeps more of the picture in the early steps than the linear one. Drawing runs the process backwards from pure
 noise; at each step you see the noisy picture and the network's current guess of the final result.""",
+    "models": """**The models, explained.** The table says what each model can and cannot do — read from the models
+themselves, not typed in. Pick a model below for a plain description, why its pictures look the way they do, the
+layers it is built from (with their sizes) and the equation it is trained on.""",
     "scoreboard": """**Which model is best? Measured, not guessed.** A separately trained classifier describes each
 picture by 128 numbers. *FID* compares those descriptions for 10,000 generated and 10,000 real pictures (lower = closer
 to real). *Precision*: share of generated pictures that look real; *recall*: share of real variety the model covers.
@@ -337,6 +340,29 @@ def scoreboard_tab(views: Views, dataset: gr.Radio) -> None:
     measure.click(run, dataset, speed, api_name="speed", concurrency_id=HEAVY)
 
 
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+
+def guide_tab(views: Views, dataset: gr.Radio, default: str, demo: gr.Blocks) -> None:
+    from .guide import CAPABILITY_HEADERS
+
+    with gr.Tab("Models", id="models"):
+        gr.Markdown(TEXT["models"])
+        advice = gr.Markdown(elem_id="guide-advice")
+        table = gr.Dataframe(headers=CAPABILITY_HEADERS, label="What each model can do (read from the models)",
+                             interactive=False, elem_id="guide-table", wrap=True)
+        model = gr.Dropdown([(s.title, n) for n, s in SPECS.items()], value="vae", label="Tell me about")
+        about = gr.Markdown(latex_delimiters=LATEX, elem_id="guide-about")
+        layers = gr.Dataframe(headers=["layer", "type", "output shape", "parameters"],
+                              label="How it is built: its layers in the order they run", interactive=False)
+    both = friendly(lambda ds: (views.guide_table(ds), views.guide_advice(ds)))
+    demo.load(both, dataset, [table, advice], api_name="guide")
+    dataset.change(both, dataset, [table, advice], api_name="guide_on_switch")
+    show = friendly(views.guide_model)
+    model.change(show, [dataset, model], [about, layers], api_name="guide_model")
+    demo.load(show, [dataset, model], [about, layers], api_name="guide_model_on_load")
+
+
 def build_app(views: Views) -> gr.Blocks:
     default = next(iter(DATASETS))
     with gr.Blocks(title="GenZoo — how generative models draw") as demo:
@@ -357,6 +383,7 @@ def build_app(views: Views) -> gr.Blocks:
             training_tab(views, dataset, default)
             class_dd += diffusion_tab(views, dataset, default, demo)
             scoreboard_tab(views, dataset)
+            guide_tab(views, dataset, default, demo)
 
         def switch(ds):
             names = class_choices(ds)

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 import torch
 from PIL import Image
 
-from . import explore, plots
+from . import explore, guide, plots
 from .data import dataset_info
 from .imaging import gif_bytes, grid_pil, labelled_rows, to_pil
 from .registry import SPECS
@@ -403,6 +403,37 @@ class Views:
             shown = model.to_images(xt) if name == "ldm" else ((xt + 1) / 2).clamp(0, 1)
             gallery.append((big(torch.cat([shown, model.to_images(pred)], dim=3)[0]), f"t = {t}: noisy image | its guess of the end result"))
         return gallery, big(model.to_images(x0)[0])
+
+    # -- 10. model guide ------------------------------------------------------------------------------------
+    @functools.lru_cache(maxsize=32)
+    def _fresh(self, name: str):
+        """An untrained instance, for models without a checkpoint: same class, same abilities."""
+        return SPECS[name].build().eval()
+
+    def _any_model(self, dataset: str, name: str):
+        e = self.zoo.entries.get(dataset, {}).get(name)
+        return e.model if e is not None and e.ready else self._fresh(name)
+
+    def guide_table(self, dataset: str) -> list[list]:
+        """The capability table: one row per registry model, every cell read from the model object."""
+        dataset_info(dataset)
+        return [guide.capabilities(self._any_model(dataset, n), s.title, s.sampler) for n, s in SPECS.items()]
+
+    def guide_model(self, dataset: str, name: str) -> tuple[str, list[list]]:
+        """Description, training facts and key equation (Markdown with LaTeX), and the layer table."""
+        if name not in SPECS:
+            raise ValueError(f"unknown model {name!r}; choose one of {', '.join(SPECS)}")
+        spec = SPECS[name]
+        model = self._any_model(dataset, name)
+        e = self.zoo.entries.get(dataset, {}).get(name)
+        facts = (guide.training_facts(e.history, model) if e is not None and e.ready
+                 else f"{sum(p.numel() for p in model.parameters()):,} parameters · no checkpoint for this dataset yet")
+        text = "\n\n".join([f"### {spec.title}", spec.summary, guide.FAMILY_TEXT.get(model.family, ""),
+                             f"*{facts}*", "**Key equation**", guide.EQUATIONS.get(model.family, "")])
+        return text, guide.layer_table(model)
+
+    def guide_advice(self, dataset: str) -> str:
+        return "**Which model should I use?** " + guide.advice(self.metrics(dataset))
 
     # -- 9. scoreboard -----------------------------------------------------------------------------------
     def metrics(self, dataset: str) -> Optional[dict]:

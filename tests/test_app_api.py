@@ -175,3 +175,20 @@ def test_speed_measures_every_model(client):
 def test_dataset_switch_updates_class_names(client):
     updates = client.predict("fashion", api_name="/class_names")
     assert "Ankle boot" in json.dumps(updates)
+
+
+def test_model_guide(client):
+    table, advice = client.predict("mnist", api_name="/guide")
+    rows = {r[0]: r for r in table["data"]}
+    assert len(rows) == 13
+    assert rows["GAN"][1:6] == ["yes", "no", "no", "yes", "no"]                 # no encoder, no likelihood
+    assert rows["VAE (beta = 1)"][3:6] == ["yes", "yes", "ELBO, in nats"]
+    assert rows["Evaluator classifier"][1] == "no"
+    assert str(rows["Diffusion (cosine schedule)"][6]).startswith("100 (DDIM 50 steps, guided); DDPM: 1000")
+    assert "Which model should I use?" in advice
+    about, layers = client.predict("mnist", "ddpm-cosine", api_name="/guide_model")
+    assert r"\sqrt{\bar\alpha_t}" in about and "trained 2 epochs" in about
+    import re
+
+    assert sum(r[3] for r in layers["data"]) == int(re.search(r"([\d,]+) parameters", about).group(1).replace(",", ""))
+    assert layers["data"][0][2] == "32×28×28" or any(r[2] == "1×28×28" for r in layers["data"])

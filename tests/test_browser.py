@@ -144,3 +144,16 @@ def test_scoreboard_tab(page):
     shot(page, "09-scoreboard")
     no_error_shown(page)
     assert not page.js_errors, page.js_errors
+
+
+def test_models_tab_shows_every_model_and_an_equation(page):
+    open_tab(page, "Models")
+    page.wait_for_function("() => document.querySelector('#guide-table') && "
+                           "document.querySelector('#guide-table').innerText.includes('Latent diffusion')", timeout=TIMEOUT)
+    text = page.locator("#guide-table").inner_text()
+    for title in ("Autoencoder (8-D)", "VAE (beta = 1)", "Conditional VAE", "GAN", "Conditional GAN",
+                  "Diffusion (linear schedule)", "Diffusion (cosine schedule)", "Latent diffusion", "Evaluator classifier"):
+        assert title in text
+    page.wait_for_selector("#guide-about .katex", timeout=TIMEOUT)
+    shot(page, "10-models")
+    no_error_shown(page)

@@ -1,0 +1,151 @@
+"""The model guide: what each model can do (read from the models themselves), how it is
+built (its layers, from the module), how it was trained, and its key equation."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from models import GenerativeModel, ZooModel, count_parameters
+
+from .registry import SPECS
+
+#: plain-language descriptions, one per family
+FAMILY_TEXT = {
+    "autoencoder": "An **encoder** squeezes each picture into a short code and a **decoder** rebuilds the picture "
+                   "from it; training only asks for good rebuilds. Nothing makes the codes fill a tidy region, so a "
+                   "random code often lands in a gap and decodes to a smudge: it is a compressor, not really a generator "
+                   "(here it draws by sampling a bell curve fitted to its codes).",
+    "vae": "A **variational autoencoder** encodes each picture as a small cloud of codes and is pushed (by the KL term, "
+           "weighted by β) to keep those clouds close to a standard bell curve. Random codes then decode to plausible "
+           "pictures. Because it must hedge between all pictures that fit a code, its rebuilds and samples are **blurry**. "
+           "It also gives a bound on how likely each picture is (the ELBO).",
+    "gan": "A **generator** turns random numbers into pictures while a **critic** (discriminator) learns to tell them "
+           "from real ones; each improves against the other. Blur is easy to spot, so GAN pictures are **sharp**. Known "
+           "weaknesses: training can be unstable, and the generator may keep to a few kinds of picture (**mode "
+           "collapse**). It has no encoder and no likelihood.",
+    "diffusion": "Training adds Gaussian noise to pictures and teaches a network to predict that noise. Drawing starts "
+                 "from pure noise and removes it step by step. Samples are **sharp and varied**, but each one costs "
+                 "many network runs (1,000 with DDPM, 20–50 with DDIM). A null class lets the same network draw with or "
+                 "without a class (classifier-free guidance).",
+    "latent-diffusion": "The same diffusion process, run on the 32 code numbers of a trained autoencoder instead of on "
+                        "784 pixels, then decoded. Each step is much cheaper; quality is capped by how well the "
+                        "autoencoder rebuilds pictures.",
+    "classifier": "A small convolutional network that recognises the class of a picture. GenZoo uses its inner "
+                  "description of pictures to score the other models.",
+}
+
+EQUATIONS = {
+    "autoencoder": r"$$\min_{\phi,\theta}\; \mathbb{E}_x\big[-\log p_\theta(x \mid z = f_\phi(x))\big]$$",
+    "vae": r"$$\mathcal{L}_\beta(x) = \mathbb{E}_{q_\phi(z\mid x)}\big[\log p_\theta(x\mid z)\big]"
+           r" - \beta\, \mathrm{KL}\big(q_\phi(z\mid x)\,\|\,\mathcal{N}(0, I)\big),"
+           r"\qquad \beta = 1:\ \mathcal{L}_1(x) \le \log p_\theta(x)\ \text{(the ELBO)}$$",
+    "gan": r"$$\min_G \max_D\; \mathbb{E}_{x}\big[\log D(x)\big] + \mathbb{E}_{z}\big[\log\big(1 - D(G(z))\big)\big]$$"
+           "\n\nThe critic's step uses the generated pictures **detached** from the generator, so updating the critic "
+           "does not change the generator; the generator then takes its own step to raise "
+           r"$\log D(G(z))$.",
+    "diffusion": r"$$q(x_t \mid x_0) = \mathcal{N}\big(\sqrt{\bar\alpha_t}\,x_0,\ (1 - \bar\alpha_t)\,I\big),\qquad"
+                 r"\mathcal{L} = \mathbb{E}_{x_0, t, \epsilon}\big\|\epsilon - \epsilon_\theta(\sqrt{\bar\alpha_t}x_0 + "
+                 r"\sqrt{1-\bar\alpha_t}\,\epsilon,\ t,\ y)\big\|^2$$"
+                 "\n\nClassifier-free guidance with strength $s$: "
+                 r"$$\hat\epsilon = \epsilon_\theta(x_t, t, \varnothing) + s\,\big(\epsilon_\theta(x_t, t, y) - "
+                 r"\epsilon_\theta(x_t, t, \varnothing)\big)$$",
+    "classifier": r"$$\min_\theta\; \mathbb{E}_{(x, y)}\big[-\log p_\theta(y \mid x)\big]$$",
+}
+EQUATIONS["latent-diffusion"] = EQUATIONS["diffusion"].replace("x_", "z_").replace("x_0", "z_0")
+
+CAPABILITY_HEADERS = ["model", "draws new pictures", "can be told the class", "rebuilds a given picture",
+                      "has a code space to walk", "likelihood (or a bound)", "network runs per picture"]
+
+
+def yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def capabilities(model: ZooModel, title: str, default_sampler: dict) -> list:
+    """One row of the capability table, read off the model object."""
+    gen = isinstance(model, GenerativeModel)
+    evals = model.network_evaluations(**default_sampler) if gen else None
+    if gen and default_sampler.get("sampler") == "ddim":
+        evals = f"{evals} (DDIM {default_sampler['steps']} steps, guided); DDPM: {model.network_evaluations(sampler='ddpm', guidance=1.0)}"
+    return [title, yes(gen), yes(gen and model.conditional), yes(getattr(model, "can_encode", False)),
+            yes(gen and model.latent_dim is not None), "ELBO, in nats" if getattr(model, "has_likelihood", False) else "no",
+            evals if gen else "—"]
+
+
+@torch.no_grad()
+def layer_table(model: ZooModel) -> list[list]:
+    """Leaf layers in the order they run, with output shape and parameter count, from one small forward pass."""
+    rows: dict[str, list] = {}
+    hooks = []
+
+    def hook(name):
+        def fn(module, inputs, output):
+            if isinstance(output, tuple):
+                output = output[0]
+            if name not in rows and torch.is_tensor(output):
+                rows[name] = [name, type(module).__name__, "×".join(str(d) for d in output.shape[1:]),
+                              sum(p.numel() for p in module.parameters(recurse=False))]
+        return fn
+
+    def counted(module):   # leaf layers, and containers that own parameters themselves (attention)
+        return not list(module.children()) or any(True for _ in module.parameters(recurse=False))
+
+    for name, module in model.named_modules():
+        if name and counted(module):
+            hooks.append(module.register_forward_hook(hook(name)))
+    try:
+        x = torch.zeros(1, 1, 28, 28)
+        if isinstance(model, GenerativeModel):
+            opts = {"steps": 1} if model.family in ("diffusion", "latent-diffusion") else {}
+            model.sample(1, generator=torch.Generator().manual_seed(0), **opts)
+            if getattr(model, "can_encode", False):
+                model.reconstruct(x, torch.zeros(1, dtype=torch.long) if model.conditional else None)
+            if model.family == "gan":
+                model.discriminator(x, torch.zeros(1, dtype=torch.long) if model.conditional else None)
+        else:
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    # layers that did not run (none expected) still appear, without a shape
+    for name, module in model.named_modules():
+        if name and counted(module) and name not in rows:
+            rows[name] = [name, type(module).__name__, "—", sum(p.numel() for p in module.parameters(recurse=False))]
+    return list(rows.values())
+
+
+def training_facts(history: dict, model: nn.Module) -> str:
+    epochs = history.get("epochs", [])
+    minutes = sum(e.get("time_s", 0) for e in epochs) / 60
+    return (f"{count_parameters(model):,} parameters · trained {len(epochs)} epochs in {minutes:.0f} min on "
+            f"{history.get('hardware', 'unknown hardware')}")
+
+
+def advice(metrics: Optional[dict]) -> str:
+    """'Which model should I use?' in three sentences, from the measured scoreboard."""
+    if not metrics:
+        return ("No measurements yet. In general: diffusion for the best pictures if you can wait, a GAN for sharp "
+                "pictures fast, a VAE when you need codes you can walk through or a likelihood.")
+    res = metrics["models"]
+
+    def title(n):
+        return res[n]["title"]
+
+    fid = {n: r["unconditional"]["fid"] for n, r in res.items()}
+    best = min(fid, key=fid.get)
+
+    def ms(r):
+        lat = next(iter(r["latency"].values()))
+        return min(l["ms_per_image"] for l in lat) if isinstance(lat, list) and lat else float("inf")
+
+    fast = min(res, key=lambda n: ms(res[n]))
+    encoders = [n for n in res if SPECS[n].cls.can_encode]
+    smooth = min(encoders, key=lambda n: res[n].get("interpolation_smoothness", 99)) if encoders else None
+    s = [f"For the most realistic pictures use **{title(best)}** (FID {fid[best]:.2f}), at {ms(res[best]):.1f} ms per picture.",
+         f"For speed use **{title(fast)}**: {ms(res[fast]):.2f} ms per picture, FID {fid[fast]:.2f}."]
+    if smooth:
+        s.append(f"To rebuild pictures or walk a code space use **{title(smooth)}** (interpolation smoothness "
+                 f"{res[smooth]['interpolation_smoothness']:.2f}).")
+    return " ".join(s)

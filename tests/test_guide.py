@@ -1,0 +1,53 @@
+"""The capability table is derived from the models, not typed in."""
+import dataclasses
+
+import torch
+
+from genzoo import registry
+from genzoo.guide import capabilities, layer_table
+from genzoo.views import Views
+from genzoo.zoo import Zoo
+from models import GAN, VAE, GenerativeModel
+
+
+class Sketcher(GenerativeModel):
+    """A made-up model: draws, is conditional, no encoder."""
+    family = "sketcher"
+
+    def __init__(self):
+        super().__init__()
+        self._conditional = True
+        self._latent_dim = 3
+        self.fc = torch.nn.Linear(3, 784)
+
+    def noise(self, n, generator=None):
+        return torch.randn(n, 3, generator=generator)
+
+    def generate(self, noise, labels=None, generator=None, **options):
+        return torch.sigmoid(self.fc(noise)).view(-1, 1, 28, 28)
+
+    def network_evaluations(self, **options):
+        return 7
+
+
+def test_a_new_registry_entry_gets_a_row(tmp_path, monkeypatch):
+    views = Views(Zoo(root=tmp_path, datasets=("mnist",), names=[]))
+    before = views.guide_table("mnist")
+    spec = dataclasses.replace(registry.SPECS["gan"], name="sketcher", cls=Sketcher, kwargs={}, title="Sketcher")
+    monkeypatch.setitem(registry.SPECS, "sketcher", spec)
+    after = views.guide_table("mnist")
+    assert len(after) == len(before) + 1
+    assert after[-1] == ["Sketcher", "yes", "yes", "no", "yes", "no", 7]
+
+
+def test_capabilities_follow_the_model_attributes():
+    assert capabilities(GAN(conditional=True), "c", {})[1:6] == ["yes", "yes", "no", "yes", "no"]
+    assert capabilities(VAE(latent_dim=2), "v", {})[1:6] == ["yes", "no", "yes", "yes", "ELBO, in nats"]
+
+
+def test_layer_table_covers_every_parameter():
+    m = VAE(latent_dim=4, conditional=True)
+    rows = layer_table(m)
+    assert sum(r[3] for r in rows) == sum(p.numel() for p in m.parameters())
+    shapes = {r[0]: r[2] for r in rows}
+    assert shapes["encoder.conv.0"] == "32×14×14" and shapes["decoder.deconv.4"] == "1×28×28"

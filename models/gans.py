@@ -78,7 +78,7 @@ class GAN(GenerativeModel):
 
     family = "gan"
 
-    def __init__(self, z_dim: int = 64, channels: int = 64, conditional: bool = False, num_classes: int = 10):
+    def __init__(self, z_dim: int = 64, channels: int = 32, conditional: bool = False, num_classes: int = 10):
         super().__init__()
         self.z_dim = self._latent_dim = z_dim
         self._conditional = conditional

@@ -1,0 +1,85 @@
+"""Bad input gets a clear message and the server stays up; file routes serve only what the app means to."""
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+
+@pytest.fixture(scope="module")
+def client(app_server):
+    return Client(app_server.url, verbose=False)
+
+
+# out-of-range numbers are refused by Gradio's own checks on the controls, or by the views: either way a sentence
+OUT_OF_RANGE = "less than minimum value|greater than maximum value|must lie between"
+
+
+@pytest.mark.parametrize("args,message", [
+    (("mnist", ["vae"], 0, 0, "ddim", 50), "less than minimum value 1"),
+    (("mnist", ["vae"], 10_000, 0, "ddim", 50), "greater than maximum value 64"),
+    (("mnist", ["vae"], 4, -5, "ddim", 50), "less than minimum value 0"),
+    (("mnist", ["vae"], 4, 2**40, "ddim", 50), OUT_OF_RANGE),
+    (("mnist", [], 4, 0, "ddim", 50), "pick at least one model"),
+    (("mnist", ["ddpm-cosine"], 4, 0, "ddim", 0), OUT_OF_RANGE),
+])
+def test_bad_sample_requests_get_a_clear_message(client, args, message):
+    with pytest.raises(Exception, match=message):
+        client.predict(*args, api_name="/sample")
+    assert client.predict("mnist", ["vae"], 1, 0, "ddim", 50, api_name="/sample")      # still serving
+
+
+@pytest.mark.parametrize("args,message", [
+    (("mnist", "7", 11.0, 4, 0), OUT_OF_RANGE),
+    (("mnist", "seven", 2.0, 4, 0), "unknown class"),
+])
+def test_bad_class_requests(client, args, message):
+    with pytest.raises(Exception, match=message):
+        client.predict(*args, api_name="/pick_class")
+
+
+def test_interpolation_frames_and_image_number_are_bounded(client):
+    with pytest.raises(Exception, match=OUT_OF_RANGE):
+        client.predict("mnist", "1", 0, "7", 0, None, 1, 2, 500, api_name="/interpolate")
+    with pytest.raises(Exception, match="image number must lie between"):
+        client.predict("mnist", "1", 99_999, "7", 0, None, 1, 2, 5, api_name="/interpolate")
+
+
+def _upload(tmp_path, array, mode):
+    path = tmp_path / f"upload-{mode}.png"
+    Image.fromarray(array, mode).save(path)
+    return {"background": None, "layers": [], "composite": handle_file(str(path)), "id": None}
+
+
+def test_empty_and_all_white_drawings_are_refused(client, tmp_path):
+    empty = _upload(tmp_path, np.zeros((280, 280, 4), np.uint8), "RGBA")
+    with pytest.raises(Exception, match="draw something first|empty"):
+        client.predict("mnist", "drawing", "2", 0, empty, api_name="/reconstruct")
+    white = _upload(tmp_path, np.full((280, 280, 3), 255, np.uint8), "RGB")
+    with pytest.raises(Exception, match="empty|nothing stands out"):
+        client.predict("mnist", "drawing", "2", 0, white, api_name="/reconstruct")
+
+
+def test_colour_and_tiny_drawings(client, tmp_path):
+    colour = np.full((100, 100, 3), 255, np.uint8)
+    colour[20:80, 45:55] = (200, 30, 30)                                   # a red stroke on white
+    gallery, _, _ = client.predict("mnist", "drawing", "2", 0, _upload(tmp_path, colour, "RGB"), api_name="/reconstruct")
+    assert gallery[0]["caption"] == "input"
+    with pytest.raises(Exception, match="empty|not an image"):
+        client.predict("mnist", "drawing", "2", 0, _upload(tmp_path, np.zeros((1, 1), np.uint8), "L"),
+                       api_name="/reconstruct")
+
+
+@pytest.mark.parametrize("path", ["app.py", "checkpoints/mnist/vae/config.json", "../../etc/passwd", "/etc/passwd",
+                                  "genzoo/ui.py"])
+def test_file_routes_serve_nothing_outside_the_app(app_server, path):
+    for prefix in ("gradio_api/file=", "file="):
+        try:
+            with urllib.request.urlopen(app_server.url + prefix + path, timeout=10) as r:
+                body = r.read()
+            assert b"root:" not in body and b"import" not in body and b"latent_dim" not in body, (prefix, path)
+            assert r.status != 200 or body.strip().startswith(b"<!doctype html>") or body == b"", (prefix, path)
+        except urllib.error.HTTPError as exc:
+            assert exc.code in (403, 404, 400), (prefix, path, exc.code)

@@ -192,3 +192,19 @@ def test_model_guide(client):
 
     assert sum(r[3] for r in layers["data"]) == int(re.search(r"([\d,]+) parameters", about).group(1).replace(",", ""))
     assert layers["data"][0][2] == "32×28×28" or any(r[2] == "1×28×28" for r in layers["data"])
+
+
+def test_the_remaining_endpoints(client):
+    """Every other named endpoint, so that each api_name is exercised at least once."""
+    assert size(client.predict("mnist", "vae", 0.0, 1.0, api_name="/latent_point_v")) == (112, 112)
+    assert len(client.predict("mnist", ["vae"], 1, api_name="/training_grids_models")) == 1
+    seed = client.predict(api_name="/new_seed")
+    assert 0 <= seed <= 99_999
+    assert len(client.predict("mnist", ["gan"], 2, seed, "ddim", 50, api_name="/sample_new_seed")) == 1
+    for api in ("/data_on_switch", "/data_on_load"):
+        gallery, table = client.predict("fashion", api_name=api)
+        assert gallery[-1]["caption"] == "Ankle boot" and len(table["data"]) == 11
+    table, advice = client.predict("fashion", api_name="/guide_on_switch")
+    assert len(table["data"]) == 13 and "Which model" in advice
+    about, layers = client.predict("fashion", "gan", api_name="/guide_model_on_load")
+    assert "min_G" in about and layers["data"]

@@ -20,7 +20,7 @@ def resolve_labels(model: GenerativeModel, n: int, label: Labels) -> Optional[to
     if label is None:
         return None
     if not model.conditional:
-        raise ValueError(f"this model is unconditional: it cannot be asked for a class")
+        raise ValueError("this model is unconditional: it cannot be asked for a class")
     if label == "cycle":
         return torch.arange(n) % model.num_classes
     k = int(label)

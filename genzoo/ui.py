@@ -9,7 +9,7 @@ import gradio as gr
 
 from .data import DATASETS, dataset_info
 from .registry import SPECS
-from .views import (CLASS_MODELS, DIFFUSION_MODELS, LATENT_MODELS, MAX_FRAMES, MAX_SAMPLES, Views)
+from .views import (DIFFUSION_MODELS, LATENT_MODELS, MAX_FRAMES, MAX_SAMPLES, Views)
 
 DATASET_CHOICES = [(info.title, key) for key, info in DATASETS.items()]
 HEAVY = "heavy"   # events that run networks share one worker: 2 CPU cores, 2 torch threads

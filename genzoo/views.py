@@ -183,8 +183,8 @@ class Views:
         frames = clamp_int(frames, 3, MAX_FRAMES, "number of frames")
         seed_a = clamp_int(seed_a, 0, MAX_SEED, "first seed")
         seed_b = clamp_int(seed_b, 0, MAX_SEED, "second seed")
-        a, la = self.test_image(dataset, class_a, index_a)
-        b, lb = self.test_image(dataset, class_b, index_b)
+        a, _ = self.test_image(dataset, class_a, index_a)
+        b, _ = self.test_image(dataset, class_b, index_b)
         art = drawing_array(drawing)
         if art is not None:
             try:

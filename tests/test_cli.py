@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from genzoo.checkpoints import load_model
 from genzoo.cli import main

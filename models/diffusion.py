@@ -75,9 +75,9 @@ class Sampler:
 
     name = "base"
 
-    def __init__(self, schedule: NoiseSchedule, clip_sample: bool = True):
+    def __init__(self, schedule: NoiseSchedule, clip_sample: Optional[float] = 1.0):
         self.schedule = schedule
-        self.clip_sample = clip_sample
+        self.clip_sample = clip_sample      # clamp predicted x0 to [-c, c]; None: no clamp
         self.set_timesteps(schedule.T)
 
     def set_timesteps(self, n: int) -> None:
@@ -95,11 +95,15 @@ class Sampler:
         return ac[t] if t >= 0 else torch.ones((), device=ac.device)
 
     def predict_x0(self, eps: torch.Tensor, t: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t); clipping re-derives eps to match."""
+        """x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t); clipping re-derives eps to match.
+
+        Near t = T-1, sqrt(abar_t) is tiny (5e-5 for the cosine schedule), so an error in eps
+        is magnified thousands of times in x0: the clamp keeps the first steps in range.
+        """
         ab = self._abar(t)
         x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
-        if self.clip_sample:
-            x0 = x0.clamp(-1, 1)
+        if self.clip_sample is not None:
+            x0 = x0.clamp(-self.clip_sample, self.clip_sample)
             eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
         return x0, eps
 
@@ -148,7 +152,7 @@ class DDIMSampler(Sampler):
         return x_prev
 
 
-def make_sampler(name: str, schedule: NoiseSchedule, clip_sample: bool = True) -> Sampler:
+def make_sampler(name: str, schedule: NoiseSchedule, clip_sample: Optional[float] = 1.0) -> Sampler:
     classes = {"ddpm": DDPMSampler, "ddim": DDIMSampler}
     if name not in classes:
         raise ValueError(f"unknown sampler {name!r}; choose one of {SAMPLERS}")
@@ -164,7 +168,7 @@ class DiffusionBase(GenerativeModel):
     """
 
     family = "diffusion"
-    clip_sample = True
+    clip_sample: Optional[float] = 1.0       # images live in [-1, 1]
     default_sampler = {"sampler": "ddim", "steps": 50, "eta": 0.0, "guidance": 2.0}
 
     def _init_diffusion(self, schedule: str, T: int, num_classes: int, p_uncond: float) -> None:

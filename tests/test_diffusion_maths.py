@@ -79,7 +79,7 @@ def test_timesteps_run_from_T_minus_1_to_0(sampler, steps):
 def test_ddim_with_eta_one_over_every_step_is_ddpm():
     """sigma_t at eta = 1 equals the DDPM posterior variance, so the two steps agree."""
     sched = NoiseSchedule("linear", T)
-    ddpm, ddim = DDPMSampler(sched, clip_sample=False), DDIMSampler(sched, clip_sample=False)
+    ddpm, ddim = DDPMSampler(sched, clip_sample=None), DDIMSampler(sched, clip_sample=None)
     torch.manual_seed(0)
     x, eps = torch.randn(8, 1, 28, 28), torch.randn(8, 1, 28, 28)
     for t in (T - 1, 500, 1, 0):
@@ -90,7 +90,7 @@ def test_ddim_with_eta_one_over_every_step_is_ddpm():
 
 def test_ddpm_last_step_returns_predicted_x0():
     sched = NoiseSchedule("cosine", T)
-    s = DDPMSampler(sched, clip_sample=False)
+    s = DDPMSampler(sched, clip_sample=None)
     x0 = torch.rand(4, 1, 28, 28)
     eps = torch.randn_like(x0)
     xt = sched.q_sample(x0, torch.zeros(4, dtype=torch.long), eps)
@@ -139,3 +139,18 @@ def test_trajectory_frames_cover_the_reverse_process(tiny_ddpm):
     assert [t for t, _, _ in frames][-1] == 0
     assert len(frames) == 5
     assert all(xt.shape == (2, 1, 28, 28) and pred.shape == (2, 1, 28, 28) for _, xt, pred in frames)
+
+
+@pytest.mark.parametrize("clip", [1.0, 5.0])
+def test_predicted_x0_is_clamped_and_eps_rederived(clip):
+    """At t = T-1 a small error in eps is magnified ~20,000x in x0 (cosine); the clamp bounds it consistently."""
+    sched = NoiseSchedule("cosine", T)
+    s = DDIMSampler(sched, clip_sample=clip)
+    torch.manual_seed(0)
+    x, eps = torch.randn(4, 32), torch.randn(4, 32)
+    x0, eps2 = s.predict_x0(eps, T - 1, x)
+    assert x0.abs().max() <= clip
+    ab = sched.alphas_cumprod[T - 1]
+    assert torch.allclose(ab.sqrt() * x0 + (1 - ab).sqrt() * eps2, x, atol=1e-5)
+    unclamped, _ = DDIMSampler(sched, clip_sample=None).predict_x0(eps, T - 1, x)
+    assert unclamped.abs().max() > 100 * clip

@@ -12,7 +12,6 @@ Metrics (fixed seeds, so reruns agree except for timings):
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Optional, Sequence
@@ -25,7 +24,7 @@ from tqdm.auto import tqdm
 from models import Classifier, GenerativeModel, count_parameters
 
 from . import explore
-from .checkpoints import checkpoint_root, hardware, load_model, write_json
+from .checkpoints import checkpoint_root, hardware, load_history, load_model, write_json
 from .data import load_split, to_unit
 from .registry import GENERATIVE, SPECS
 from .sampling import sample_batched
@@ -122,6 +121,14 @@ def latency(model: GenerativeModel, batch: int, options: dict, budget_s: float =
             "p95_ms": float(np.percentile(times, 95)), "ms_per_image": float(np.median(times)) / batch}
 
 
+def ms_per_image(result: dict) -> Optional[float]:
+    """A model's speed from its metrics: ms per picture at batch 16 (else the largest batch) with its default sampler."""
+    lat = next(iter(result["latency"].values()))
+    if not isinstance(lat, list) or not lat:
+        return None
+    return ([l for l in lat if l["batch"] == 16] or lat[-1:])[0]["ms_per_image"]
+
+
 def sampler_settings(name: str) -> dict[str, dict]:
     """The sampler settings the app offers for a model (diffusion: DDPM 1000, DDIM 50 and 20)."""
     if SPECS[name].cls.family not in ("diffusion", "latent-diffusion"):
@@ -213,7 +220,7 @@ def evaluate(dataset: str, names: Optional[Sequence[str]] = None, n: int = 10000
     path = root / dataset / "metrics.json"
     for name in tqdm(list(names or GENERATIVE), desc="models", disable=not progress):
         model = load_model(dataset, name, root=root)
-        hist = json.loads((root / dataset / name / "history.json").read_text()) if (root / dataset / name / "history.json").exists() else {}
+        hist = load_history(root / dataset / name)
         result = evaluate_model(name, model, ev, n, seed, latency_batches, progress=progress, skip_slow=skip_slow,
                                 latency_budget_s=latency_budget_s)
         result["training"] = {"epochs": len(hist.get("epochs", [])),

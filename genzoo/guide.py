@@ -9,6 +9,7 @@ from torch import nn
 
 from models import GenerativeModel, ZooModel, count_parameters
 
+from .evaluation import ms_per_image
 from .registry import SPECS
 
 #: plain-language descriptions, one per family
@@ -137,8 +138,8 @@ def advice(metrics: Optional[dict]) -> str:
     best = min(fid, key=fid.get)
 
     def ms(r):
-        lat = next(iter(r["latency"].values()))
-        return min(l["ms_per_image"] for l in lat) if isinstance(lat, list) and lat else float("inf")
+        speed = ms_per_image(r)
+        return float("inf") if speed is None else speed
 
     fast = min(res, key=lambda n: ms(res[n]))
     encoders = [n for n in res if SPECS[n].cls.can_encode]

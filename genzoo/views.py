@@ -20,6 +20,7 @@ from PIL import Image
 
 from . import explore, guide, plots
 from .data import dataset_info
+from .evaluation import ms_per_image
 from .imaging import gif_bytes, grid_pil, labelled_rows, to_pil
 from .registry import SPECS
 from .zoo import Zoo
@@ -447,15 +448,6 @@ class Views:
             self._metrics_key, self._metrics = key, json.loads(path.read_text())
         return self._metrics
 
-    @staticmethod
-    def _speed(r: dict) -> Optional[float]:
-        """Milliseconds per picture at batch 16 (or the largest batch measured) with the default sampler."""
-        lat = next(iter(r["latency"].values()))
-        if not isinstance(lat, list) or not lat:
-            return None
-        pick = [l for l in lat if l["batch"] == 16] or lat[-1:]
-        return pick[0]["ms_per_image"]
-
     def scoreboard_view(self, dataset: str) -> tuple[list[list], go.Figure, go.Figure, go.Figure, str]:
         """The measured table, a FID bar chart, quality against speed, the guidance curve and a summary."""
         m = self.metrics(dataset)
@@ -466,7 +458,7 @@ class Views:
         for name, r in m["models"].items():
             u = r["unconditional"]
             c = r.get("conditional_samples", {})
-            ms = self._speed(r)
+            ms = ms_per_image(r)
             rows.append([r["title"], round(u["fid"], 2), round(u["precision"], 3), round(u["recall"], 3),
                          round(u["class_kl"], 4), round(c["cond_acc"], 3) if "cond_acc" in c else None,
                          round(u["sharpness"], 2), round(ms, 3) if ms else None,
@@ -501,7 +493,7 @@ class Views:
         lines = [f"Scored on {m['n']:,} pictures per model; the evaluator recognises "
                  f"{m['classifier_test_accuracy']:.1%} of real test pictures."]
         fid = {n: r["unconditional"]["fid"] for n, r in res.items()}
-        speed = {n: self._speed(r) for n, r in res.items() if self._speed(r)}
+        speed = {n: ms_per_image(r) for n, r in res.items() if ms_per_image(r)}
         best = min(fid, key=fid.get)
         line = (f"**Closest to real pictures:** {res[best]['title']} (FID {fid[best]:.2f}; real pictures themselves score "
                 f"{m['floor_fid']:.2f}).")

@@ -52,7 +52,7 @@ def _ddpm(schedule: str) -> ModelSpec:
                       "num_res_blocks": 2, "p_uncond": 0.1, "dropout": 0.1},
                      f"Diffusion ({schedule} schedule)",
                      f"Learns to remove noise step by step ({schedule} noise schedule); draws by denoising pure noise.",
-                     epochs=30, lr=5e-4, warmup_steps=500, ema_decay=0.9995, precision="bf16",
+                     epochs=20, lr=5e-4, warmup_steps=500, ema_decay=0.9995, precision="bf16",
                      sampler={"sampler": "ddim", "steps": 50, "eta": 0.0, "guidance": 2.0})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from .data import DATASETS, DataError
 
@@ -55,7 +56,7 @@ def _evaluate(args) -> None:
     for dataset in (list(DATASETS) if args.dataset == "all" else [args.dataset]):
         path = evaluate(dataset, args.models, n=args.n, seed=args.seed, data_root=args.data_root, root=args.checkpoints,
                         progress=not args.no_progress, latency_batches=args.latency_batches, skip_slow=args.skip_slow,
-                        latency_budget_s=args.latency_budget)
+                        latency_budget_s=args.latency_budget, samples_dir=Path(args.samples) / dataset if args.samples else None)
         print(f"wrote {path}")
 
 
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--latency-batches", type=int, nargs="+", default=[1, 16, 64])
     v.add_argument("--latency-budget", type=float, default=10.0, help="seconds of timing per sampler setting and batch")
     v.add_argument("--skip-slow", action="store_true", help="skip timing the 1,000-step DDPM sampler")
+    v.add_argument("--samples", help="also write the scored samples under DIR/<dataset>/ (MODEL-unconditional.npz, MODEL-cycle.npz)")
     v.add_argument("--no-progress", action="store_true")
     v.set_defaults(fn=_evaluate)
 

@@ -12,6 +12,7 @@ Metrics (fixed seeds, so reruns agree except for timings):
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Optional, Sequence
@@ -27,7 +28,7 @@ from . import explore
 from .checkpoints import checkpoint_root, hardware, load_history, load_model, write_json
 from .data import load_split, to_unit
 from .registry import GENERATIVE, SPECS
-from .sampling import sample_batched
+from .sampling import sample_batched, write_samples
 
 LATENCY_BATCHES = (1, 16, 64)
 GUIDANCE_CURVE = (0.0, 1.0, 2.0, 3.0, 5.0)
@@ -141,18 +142,26 @@ def sampler_settings(name: str) -> dict[str, dict]:
 
 def evaluate_model(name: str, model: GenerativeModel, ev: Evaluator, n: int, seed: int,
                    latency_batches: Sequence[int] = LATENCY_BATCHES, guidance_curve: bool = True,
-                   progress: bool = True, skip_slow: bool = False, latency_budget_s: float = 10.0) -> dict:
+                   progress: bool = True, skip_slow: bool = False, latency_budget_s: float = 10.0,
+                   samples_dir: Optional[Path] = None) -> dict:
+    """Every measurement of one model. With ``samples_dir``, the scored samples are also written there as
+    ``<name>-unconditional.npz`` and ``<name>-cycle.npz``: the very images the sampling CLI makes with
+    ``--seed S`` and ``--seed S+1 --labels cycle``, so an outside scorer can check them."""
     spec = SPECS[name]
     opts = sampler_settings(name)
     default = next(iter(opts.values()))
     out: dict = {"title": spec.title, "family": model.family, "parameters": count_parameters(model),
                  "conditional": model.conditional, "sampler": default}
-    images, _ = sample_batched(model, n, None, seed=seed, progress=progress, **default)
+    images, drawn = sample_batched(model, n, None, seed=seed, progress=progress, **default)
     out["unconditional"] = ev.score(images)
+    if samples_dir is not None:
+        write_samples(images, drawn, Path(samples_dir) / f"{name}-unconditional.npz")
     if model.conditional:
         labels = torch.arange(n) % model.num_classes
         images_c, _ = sample_batched(model, n, labels, seed=seed + 1, progress=progress, **default)
         out["conditional_samples"] = ev.score(images_c, labels)
+        if samples_dir is not None:
+            write_samples(images_c, labels, Path(samples_dir) / f"{name}-cycle.npz")
         if guidance_curve and "guidance" in default:
             curve = []
             m = min(n, 2000)
@@ -205,8 +214,11 @@ def evaluate_model(name: str, model: GenerativeModel, ev: Evaluator, n: int, see
 def evaluate(dataset: str, names: Optional[Sequence[str]] = None, n: int = 10000, seed: int = 0,
              data_root: Optional[str] = None, root: Optional[Path] = None, progress: bool = True,
              latency_batches: Sequence[int] = LATENCY_BATCHES, skip_slow: bool = False,
-             latency_budget_s: float = 10.0) -> Path:
-    """Score every (or the named) generative model of a dataset; writes ``checkpoints/<dataset>/metrics.json``."""
+             latency_budget_s: float = 10.0, samples_dir: Optional[Path] = None) -> Path:
+    """Score every (or the named) generative model of a dataset; writes ``checkpoints/<dataset>/metrics.json``.
+
+    Models already in that file from a run with the same ``n`` and ``seed`` are kept, so models can be
+    scored one at a time as their training finishes."""
     root = Path(root or checkpoint_root())
     classifier = load_model(dataset, "classifier", root=root)
     x, _ = load_split(dataset, True, data_root)
@@ -218,14 +230,19 @@ def evaluate(dataset: str, names: Optional[Sequence[str]] = None, n: int = 10000
            "classifier_test_accuracy": float((test_pred == yt.numpy()).mean()),
            "hardware": hardware(), "models": {}}
     path = root / dataset / "metrics.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        if (old.get("n"), old.get("seed")) == (n, seed):
+            out["models"] = {k: v for k, v in old.get("models", {}).items() if k in SPECS}
     for name in tqdm(list(names or GENERATIVE), desc="models", disable=not progress):
         model = load_model(dataset, name, root=root)
         hist = load_history(root / dataset / name)
         result = evaluate_model(name, model, ev, n, seed, latency_batches, progress=progress, skip_slow=skip_slow,
-                                latency_budget_s=latency_budget_s)
+                                latency_budget_s=latency_budget_s, samples_dir=samples_dir)
         result["training"] = {"epochs": len(hist.get("epochs", [])),
                               "time_s": sum(e["time_s"] for e in hist.get("epochs", [])),
                               "hardware": hist.get("hardware")}
         out["models"][name] = result
+        out["models"] = {k: out["models"][k] for k in SPECS if k in out["models"]}     # registry order
         write_json(path, out)          # after every model, so a long run loses nothing
     return path

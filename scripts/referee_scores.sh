@@ -3,19 +3,28 @@
 # 10,000 samples each, made with the sampling CLI at the app's default settings.
 #   scripts/referee_scores.sh DATASET MODEL [MODEL ...]
 # Writes checkpoints/DATASET/MODEL/referee.json (unconditional, and cycling labels for conditional models).
+# With SAMPLES=DIR, samples already written by `python -m genzoo evaluate --samples DIR` are scored instead of
+# drawing them again (they are the same images: seed 0 unconditional, seed 1 with labels cycling).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REFEREE=${REFEREE:-../shared/referee/referee.py}
 PY=${PYTHON:-python}
 dataset=$1; shift
 tmp=$(mktemp -d)
+draw() {  # draw MODEL KIND FILE [sampling options]
+  local model=$1 kind=$2 file=$3; shift 3
+  if [ -n "${SAMPLES:-}" ] && [ -f "$SAMPLES/$dataset/$model-$kind.npz" ]; then
+    cp "$SAMPLES/$dataset/$model-$kind.npz" "$file"
+  else
+    $PY -m genzoo sample --dataset "$dataset" --model "$model" --n 10000 --out "$file" --no-progress "$@"
+  fi
+}
 for model in "$@"; do
   out=checkpoints/$dataset/$model/referee.json
-  $PY -m genzoo sample --dataset "$dataset" --model "$model" --n 10000 --seed 0 --out "$tmp/u.npz" --no-progress
+  draw "$model" unconditional "$tmp/u.npz" --seed 0
   uncond=$($PY "$REFEREE" score "$tmp/u.npz" --dataset "$dataset" --json)
   cond=null
-  if $PY -m genzoo sample --dataset "$dataset" --model "$model" --n 10000 --labels cycle --seed 1 \
-       --out "$tmp/c.npz" --no-progress 2>/dev/null; then
+  if draw "$model" cycle "$tmp/c.npz" --seed 1 --labels cycle 2>/dev/null; then
     cond=$($PY "$REFEREE" score "$tmp/c.npz" --dataset "$dataset" --json)
   fi
   printf '{"unconditional": %s, "labels_cycling": %s}\n' "$uncond" "$cond" > "$out"

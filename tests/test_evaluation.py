@@ -1,5 +1,6 @@
 """Metric functions on cases with known answers, and ``evaluate`` on smoke checkpoints."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -90,3 +91,22 @@ def test_evaluate_writes_a_complete_metrics_file(app_checkpoints):
     assert [l["batch"] for l in ddpm["latency"]["ddim-50"]] == [1, 4]
     assert ddpm["network_evaluations"] == {"ddim-50": 50, "ddim-20": 20, "ddpm-1000": 1000}
     assert all(l["median_ms"] > 0 for l in vae["latency"]["default"])
+
+
+def test_evaluate_adds_models_to_the_file_and_saves_the_samples_the_cli_would_draw(app_checkpoints, data_root, tmp_path):
+    """Scoring one more model keeps the others; its saved samples are the sampling CLI's, image for image."""
+    from genzoo.cli import main
+
+    root = tmp_path / "checkpoints"
+    shutil.copytree(app_checkpoints, root)
+    common = ["--dataset", "mnist", "--checkpoints", str(root), "--no-progress"]
+    assert main(["evaluate", *common, "--models", "cvae", "--n", "20", "--data-root", str(data_root),
+                 "--samples", str(tmp_path / "s"), "--latency-batches", "1", "--latency-budget", "0.01"]) == 0
+    m = json.loads((root / "mnist" / "metrics.json").read_text())
+    assert list(m["models"]) == ["vae", "cvae", "gan", "cgan", "ddpm-cosine"]          # kept, in registry order
+    for kind, extra in (("unconditional", ["--seed", "0"]), ("cycle", ["--seed", "1", "--labels", "cycle"])):
+        assert main(["sample", *common, "--model", "cvae", "--n", "20", "--out", str(tmp_path / f"{kind}.npz"), *extra]) == 0
+        with np.load(tmp_path / f"{kind}.npz") as cli, np.load(tmp_path / "s" / "mnist" / f"cvae-{kind}.npz") as saved:
+            assert np.array_equal(cli["images"], saved["images"])
+            if kind == "cycle":
+                assert np.array_equal(saved["labels"], np.arange(20) % 10)

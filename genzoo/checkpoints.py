@@ -122,13 +122,19 @@ def hub_repo() -> Optional[str]:
     return os.environ.get("GENZOO_HUB_REPO") or None
 
 
+_UNREACHABLE: set[str] = set()     # Hub repos that failed once: not asked again by this process
+
+
 def _from_hub(repo_id: str, dataset: str, name: str) -> Optional[Path]:
     """Download one model folder from the Hub; None when the Hub cannot be reached or lacks it."""
     from huggingface_hub import snapshot_download
 
+    if repo_id in _UNREACHABLE:
+        return None
     try:
         local = snapshot_download(repo_id, allow_patterns=[f"{dataset}/{name}/*"], etag_timeout=5)
     except Exception as exc:  # offline, unknown repo, ...
+        _UNREACHABLE.add(repo_id)
         log.warning("Hugging Face Hub repo %s unreachable (%s); using local checkpoints", repo_id, type(exc).__name__)
         return None
     folder = Path(local) / dataset / name

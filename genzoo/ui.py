@@ -6,10 +6,16 @@ import random
 from typing import Callable
 
 import gradio as gr
+from gradio.data_classes import FileData
+from PIL import Image, UnidentifiedImageError
 
 from .data import DATASETS, dataset_info
 from .registry import SPECS
 from .views import (DIFFUSION_MODELS, LATENT_MODELS, MAX_FRAMES, MAX_SAMPLES, Views)
+
+#: the largest picture read from an upload, checked from its header before anything is decoded
+MAX_UPLOAD_PIXELS = 4000 * 4000
+Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS      # and Pillow refuses twice that anywhere in the process
 
 DATASET_CHOICES = [(info.title, key) for key, info in DATASETS.items()]
 HEAVY = "heavy"   # events that run networks share one worker: 2 CPU cores, 2 torch threads
@@ -71,6 +77,52 @@ def friendly(fn: Callable) -> Callable:
         except ValueError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
     return wrapper
+
+
+def _uploaded_files(payload) -> list[str]:
+    """Paths of the files inside an input's payload (an image, or a sketchpad's background/layers/composite)."""
+    parts = [payload] if isinstance(payload, FileData) else [
+        getattr(payload, "background", None), getattr(payload, "composite", None), *(getattr(payload, "layers", None) or [])]
+    return [p.path for p in parts if isinstance(p, FileData) and p.path]
+
+
+def _check_picture(path: str, label: str) -> None:
+    """Refuse a file that is not a picture, or one too large to decode, reading only its header."""
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except Image.DecompressionBombError:
+        w = h = None
+    except (UnidentifiedImageError, OSError):
+        raise gr.Error(f"{label}: this file is not a picture GenZoo can read (use PNG or JPEG)", print_exception=False) from None
+    if w is None or w * h > MAX_UPLOAD_PIXELS:
+        size = "far too large" if w is None else f"{w:,} × {h:,} pixels"
+        raise gr.Error(f"{label}: the picture is {size}; GenZoo reads pictures of up to {MAX_UPLOAD_PIXELS:,} pixels "
+                       "(4,000 × 4,000). Make it smaller and try again.", print_exception=False)
+
+
+def guard_inputs(demo: gr.Blocks) -> None:
+    """Give every input control a clear message for values it cannot take (wrong type, missing, not a picture,
+    a picture too large), instead of Gradio's generic error. Range checks stay Gradio's own, which already name
+    the limit; pictures are checked from their header before any decoding."""
+    for block in demo.blocks.values():
+        if not isinstance(block, gr.components.Component) or not hasattr(block, "preprocess"):
+            continue
+        label = block.label or type(block).__name__
+
+        def preprocess(payload, _original=block.preprocess, _label=label, _images=isinstance(block, (gr.Image, gr.ImageEditor))):
+            if _images and payload is not None:
+                for path in _uploaded_files(payload):
+                    _check_picture(path, _label)
+            try:
+                return _original(payload)
+            except gr.Error:
+                raise
+            except Exception:
+                shown = repr(payload) if len(repr(payload)) <= 40 else repr(payload)[:40] + "…"
+                raise gr.Error(f"{_label}: {shown} is not a value this control accepts", print_exception=False) from None
+
+        block.preprocess = preprocess
 
 
 def progress_adapter(progress: gr.Progress):
@@ -249,7 +301,7 @@ def reconstruct_tab(views: Views, dataset: gr.Radio, default: str) -> list[gr.Dr
         go_ = gr.Button("Rebuild", variant="primary")
         out = gallery("Input and each autoencoder's rebuild", columns=6, elem_id="recon-gallery")
         with gr.Row():
-            slider = gr.ImageSlider(label="Before / after (VAE)", type="pil", format="png")
+            slider = gr.ImageSlider(label="Before / after (the VAE, when available)", type="pil", format="png")
             table = gr.Dataframe(headers=["model", "error (mean squared)"], label="Rebuild error", interactive=False)
     go_.click(friendly(views.reconstruct_view), [dataset, source, cls, idx, drawing], [out, slider, table],
               api_name="reconstruct", concurrency_id=HEAVY)
@@ -365,7 +417,8 @@ def guide_tab(views: Views, dataset: gr.Radio, default: str, demo: gr.Blocks) ->
 
 def build_app(views: Views) -> gr.Blocks:
     default = next(iter(DATASETS))
-    with gr.Blocks(title="GenZoo — how generative models draw") as demo:
+    # every 30 minutes, delete the pictures and GIFs Gradio cached for visitors more than an hour ago
+    with gr.Blocks(title="GenZoo — how generative models draw", delete_cache=(1800, 3600)) as demo:
         gr.Markdown(INTRO)
         dataset = gr.Radio(DATASET_CHOICES, value=default, label="Dataset")
         unavailable = [f"- {e.dataset}/{e.spec.name}: {e.error}" for ds in views.zoo.entries.values()
@@ -391,4 +444,5 @@ def build_app(views: Views) -> gr.Blocks:
                                 value=("any" if d.value == "any" else names[0])) for d in class_dd]
 
         dataset.change(switch, dataset, class_dd, api_name="class_names")
+    guard_inputs(demo)
     return demo

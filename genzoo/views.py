@@ -34,6 +34,7 @@ CLASS_MODELS = ["cgan", "cvae", "ddpm-linear", "ddpm-cosine", "ldm"]
 DIFFUSION_MODELS = ["ddpm-linear", "ddpm-cosine", "ldm"]
 MAX_SAMPLES, MAX_FRAMES, MAX_SEED = 64, 16, 2**31 - 1
 IMAGE_SCALE = 4
+KEEP_FILES = 32          # interpolation GIFs kept on disk; older ones are deleted
 
 
 def big(image: torch.Tensor) -> Image.Image:
@@ -218,6 +219,8 @@ class Views:
             gif_frames.append(grid_pil(column, nrow=len(strips), scale=4))
         gif = self.cache_dir / f"interpolation-{dataset}-{time.time_ns()}.gif"
         gif.write_bytes(gif_bytes(gif_frames))
+        for old in sorted(self.cache_dir.glob("interpolation-*.gif"))[:-KEEP_FILES]:    # Gradio serves its own copy
+            old.unlink(missing_ok=True)
         return labelled_rows(labelled), str(gif), rows
 
     # -- 5. latent map -------------------------------------------------------------------------
@@ -314,12 +317,11 @@ class Views:
             mse = float((r - x).pow(2).mean())
             gallery.append((big(r[0]), f"{self.title(name)} — error {mse:.4f}"))
             rows.append([self.title(name), round(mse, 5)])
-            if name == "vae":
+            if best is None or name == "vae":      # the slider shows the VAE, else the first model available
                 best = r
-        if len(gallery) == 1:
+        if best is None:
             raise ValueError("no autoencoder is available for this dataset")
-        after = best if best is not None else self.zoo.model(dataset, rows[0][0]).reconstruct(x)
-        return gallery, (big(x[0]), big(after[0])), rows
+        return gallery, (big(x[0]), big(best[0])), rows
 
     # -- 7. training --------------------------------------------------------------------------------
     def epochs_available(self, dataset: str, name: str) -> list[int]:

@@ -53,6 +53,43 @@ def _upload(tmp_path, array, mode):
     return {"background": None, "layers": [], "composite": handle_file(str(path)), "id": None}
 
 
+@pytest.mark.parametrize("args,message", [
+    (("mnist", ["vae"], 4, "abc", "ddim", 50), "Seed: 'abc' is not a value this control accepts"),
+    (("mnist", ["vae"], None, 0, "ddim", 50), "How many pictures: None is not a value"),
+    (("mnist", ["vae"], 4, 0, "euler", 50), "not in the list of choices"),
+    (("cifar", ["vae"], 4, 0, "ddim", 50), "not in the list of choices"),
+    (("mnist", ["no-such-model"], 4, 0, "ddim", 50), "not in the list of choices"),
+])
+def test_wrong_types_and_unknown_names_get_a_clear_message(client, args, message):
+    with pytest.raises(Exception, match=message):
+        client.predict(*args, api_name="/sample")
+
+
+def test_guidance_must_be_a_number_and_only_diffusion_models_denoise(client):
+    with pytest.raises(Exception, match="Guidance strength.*'lots' is not a value"):
+        client.predict("mnist", "7", "lots", 4, 0, api_name="/pick_class")
+    with pytest.raises(Exception, match="not in the list of choices"):
+        client.predict("mnist", "gan", "7", 0, 10, api_name="/reverse_process")
+
+
+def test_a_file_that_is_not_a_picture_is_refused(client, tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("hello, I am not a picture")
+    upload = {"background": None, "layers": [], "composite": handle_file(str(path)), "id": None}
+    with pytest.raises(Exception, match="not a picture GenZoo can read"):
+        client.predict("mnist", "drawing", "2", 0, upload, api_name="/reconstruct")
+
+
+@pytest.mark.parametrize("side", [5000, 10_000])
+def test_a_huge_picture_is_refused_before_it_is_decoded(client, tmp_path, side):
+    """10,000 x 10,000 white pixels compress to ~120 kB (under the upload limit) but would take 100 MB decoded."""
+    path = tmp_path / "huge.png"
+    Image.new("L", (side, side), 255).save(path)
+    upload = {"background": None, "layers": [], "composite": handle_file(str(path)), "id": None}
+    with pytest.raises(Exception, match="GenZoo reads pictures of up to 16,000,000 pixels"):
+        client.predict("mnist", "drawing", "2", 0, upload, api_name="/reconstruct")
+
+
 def test_empty_and_all_white_drawings_are_refused(client, tmp_path):
     empty = _upload(tmp_path, np.zeros((280, 280, 4), np.uint8), "RGBA")
     with pytest.raises(Exception, match="draw something first|empty"):

@@ -1,0 +1,52 @@
+"""Short versions of the load and soak runs in benchmarks/load.py, and the queue's polite refusal when full."""
+import threading
+
+import pytest
+from gradio_client import Client
+
+from benchmarks.load import LIGHT_MIX, MIX, rss_mb, run_load, run_soak
+from tests.app_server import AppServer
+
+
+def test_concurrent_visitors_get_no_errors(app_server):
+    report = run_load(app_server.url, clients=4, requests=5, mix=MIX)
+    assert report.errors == [] and report.rejected == 0
+    assert report.done == 20 and set(report.by_api) == {api for api, _ in MIX}
+
+
+def test_memory_stays_flat_over_a_soak(app_server):
+    report, before, after = run_soak(app_server.url, app_server.proc.pid, total=300, clients=3, warmup=60, mix=LIGHT_MIX)
+    assert report.errors == [] and report.done >= 240
+    assert after - before < 50, f"resident memory grew from {before:.0f} MB to {after:.0f} MB"
+
+
+@pytest.fixture(scope="module")
+def tiny_queue(app_checkpoints, tmp_path_factory):
+    server = AppServer(app_checkpoints, tmp_path_factory.mktemp("queue") / "app.log", GENZOO_QUEUE="1")
+    yield server
+    server.stop()
+
+
+def test_a_full_queue_refuses_with_a_clear_message(tiny_queue):
+    """One job running and one waiting fill a queue of one: the rest are told so, and nothing else fails."""
+    outcomes, lock = [], threading.Lock()
+    clients = [Client(tiny_queue.url, verbose=False) for _ in range(6)]
+
+    def visit(client, seed):
+        try:
+            client.predict("mnist", "3", 2.0, 16, seed, api_name="/pick_class")
+            result = "served"
+        except Exception as exc:  # noqa: BLE001
+            result = str(exc)
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=visit, args=(c, i)) for i, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    refused = [o for o in outcomes if o != "served"]
+    assert "served" in outcomes and refused, outcomes
+    assert all("queue is full" in o.lower() for o in refused), refused
+    assert rss_mb(tiny_queue.proc.pid) > 0

@@ -91,6 +91,9 @@ def test_evaluate_writes_a_complete_metrics_file(app_checkpoints):
     assert [l["batch"] for l in ddpm["latency"]["ddim-50"]] == [1, 4]
     assert ddpm["network_evaluations"] == {"ddim-50": 50, "ddim-20": 20, "ddpm-1000": 1000}
     assert all(l["median_ms"] > 0 for l in vae["latency"]["default"])
+    table = (app_checkpoints / "mnist" / "metrics.md").read_text().splitlines()
+    assert [row.split(" | ")[0] for row in table if row.startswith("| ") and "---" not in row][1:] == [
+        "| vae", "| gan", "| cgan", "| ddpm-cosine"]
 
 
 def test_evaluate_adds_models_to_the_file_and_saves_the_samples_the_cli_would_draw(app_checkpoints, data_root, tmp_path):

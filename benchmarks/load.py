@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import platform
 import statistics
 import sys
 import threading
@@ -24,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from genzoo.checkpoints import cpu_name  # noqa: E402
 from tests.app_server import AppServer  # noqa: E402
 
 #: what a visitor does, by endpoint; ``{seed}`` and ``{k}`` vary per request so caches do not answer
@@ -138,7 +138,7 @@ def main() -> None:
     try:
         load = run_load(server.url, args.clients, args.requests)
         lines = ["", f"## Load: {args.clients} visitors × {args.requests} mixed requests", "",
-                 f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+                 f"Machine: {cpu_name()}, {os.cpu_count()} CPUs; "
                  f"measured {time.strftime('%Y-%m-%d')}. Mix: {', '.join(api for api, _ in MIX)} (fresh seeds).", "",
                  f"- {load.line()}",
                  "- median latency per endpoint: " + ", ".join(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from genzoo.checkpoints import checkpoint_root, load_model  # noqa: E402
+from genzoo.checkpoints import checkpoint_root, cpu_name, load_model  # noqa: E402
 from tests.app_server import AppServer  # noqa: E402
 
 
@@ -118,7 +117,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.md")
     args = p.parse_args()
     torch.set_num_threads(2)
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
+    machine = f"{cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
     lines = [f"# GenZoo benchmarks — {args.dataset}", "", f"Machine: {machine}; measured {time.strftime('%Y-%m-%d')}.", "",
              "## Through the app's HTTP API", ""]
     lines += app_benchmarks(args.dataset, args.checkpoints, ROOT / "benchmarks" / "app.log")

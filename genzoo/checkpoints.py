@@ -44,10 +44,21 @@ def model_dir(dataset: str, name: str, root: Optional[Path] = None) -> Path:
     return Path(root or checkpoint_root()) / dataset / name
 
 
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def hardware() -> str:
     if torch.cuda.is_available():
         return f"GPU: {torch.cuda.get_device_name(0)}"
-    return f"CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    return f"CPU: {cpu_name()}, {torch.get_num_threads()} threads"
 
 
 # -- saving -------------------------------------------------------------------------

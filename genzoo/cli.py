@@ -69,6 +69,7 @@ def _export_data(args) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .registry import SPECS
+    from .sampling import SAMPLE_BATCH
 
     p = argparse.ArgumentParser(prog="python -m genzoo", description="GenZoo: train and sample generative models.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -101,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--eta", type=float)
     s.add_argument("--guidance", type=float)
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--batch-size", type=int, default=500)
+    s.add_argument("--batch-size", type=int, default=SAMPLE_BATCH, help=f"images per network call (default {SAMPLE_BATCH})")
     s.add_argument("--checkpoints", help="checkpoint root (default: checkpoints/)")
     s.add_argument("--threads", type=int)
     s.add_argument("--no-progress", action="store_true")

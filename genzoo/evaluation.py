@@ -28,7 +28,7 @@ from models import Classifier, GenerativeModel, count_parameters
 from . import explore
 from .checkpoints import checkpoint_root, hardware, load_history, load_model, write_json
 from .data import load_split, to_unit
-from .registry import GENERATIVE, SPECS
+from .registry import GENERATIVE, SPECS, sampler_options
 from .sampling import sample_batched, write_samples
 
 LATENCY_BATCHES = (1, 16, 64)
@@ -139,12 +139,10 @@ def ms_per_image(result: dict) -> Optional[float]:
 
 def sampler_settings(name: str) -> dict[str, dict]:
     """The sampler settings the app offers for a model (diffusion: DDPM 1000, DDIM 50 and 20)."""
-    if SPECS[name].cls.family not in ("diffusion", "latent-diffusion"):
+    if not sampler_options(name):
         return {"default": {}}
-    base = dict(SPECS[name].sampler)
-    return {"ddim-50": {**base, "sampler": "ddim", "steps": 50, "eta": 0.0},
-            "ddim-20": {**base, "sampler": "ddim", "steps": 20, "eta": 0.0},
-            "ddpm-1000": {**base, "sampler": "ddpm", "steps": 1000, "eta": 1.0}}
+    return {"ddim-50": sampler_options(name, "ddim", 50), "ddim-20": sampler_options(name, "ddim", 20),
+            "ddpm-1000": sampler_options(name, "ddpm")}
 
 
 def evaluate_model(name: str, model: GenerativeModel, ev: Evaluator, n: int, seed: int,

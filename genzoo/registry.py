@@ -92,6 +92,23 @@ def get_spec(name: str) -> ModelSpec:
     return SPECS[name]
 
 
+def sampler_options(name: str, sampler: Optional[str] = None, steps: Optional[int] = None,
+                    guidance: Optional[float] = None) -> dict[str, Any]:
+    """A diffusion model's sampling options: the app's defaults, with the sampler, steps or guidance changed
+    (DDPM always runs all 1,000 steps with eta = 1; DDIM is deterministic, eta = 0). ``{}`` for other families."""
+    spec = get_spec(name)
+    if spec.cls.family not in ("diffusion", "latent-diffusion"):
+        return {}
+    sampler = sampler or spec.sampler["sampler"]
+    if sampler not in ("ddim", "ddpm"):
+        raise ValueError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}")
+    opts = {**spec.sampler, "sampler": sampler, "eta": 1.0 if sampler == "ddpm" else 0.0,
+            "steps": 1000 if sampler == "ddpm" else int(spec.sampler["steps"] if steps is None else steps)}
+    if guidance is not None:
+        opts["guidance"] = float(guidance)
+    return opts
+
+
 def training_order() -> list[str]:
     """Names in an order where every model comes after the one it builds on."""
     names = [n for n in SPECS if SPECS[n].base is None]

@@ -29,9 +29,14 @@ def resolve_labels(model: GenerativeModel, n: int, label: Labels) -> Optional[to
     return torch.full((n,), k)
 
 
+#: images per network call when drawing many: measured fastest per image for the DDPM UNet on 2 CPU cores
+#: (5.1 ms per image at 100, 8.0 ms at 500, fp32). The images depend on it: same seed and batch, same images.
+SAMPLE_BATCH = 100
+
+
 @torch.no_grad()
 def sample_batched(model: GenerativeModel, n: int, labels: Optional[torch.Tensor] = None, seed: int = 0,
-                   batch_size: int = 500, progress: bool = True, **options) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+                   batch_size: int = SAMPLE_BATCH, progress: bool = True, **options) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
     """Draw ``n`` images in batches from one seeded generator: same seed, same images."""
     g = torch.Generator().manual_seed(seed)
     out, drawn = [], []

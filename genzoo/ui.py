@@ -438,11 +438,16 @@ def build_app(views: Views) -> gr.Blocks:
             scoreboard_tab(views, dataset)
             guide_tab(views, dataset, default, demo)
 
+        # model pickers (their choices are registry names) relabel "(unavailable)" for the dataset chosen
+        pickers = [b for b in demo.blocks.values() if isinstance(b, (gr.CheckboxGroup, gr.Dropdown))
+                   and b.choices and all(value in SPECS for _, value in b.choices)]
+
         def switch(ds):
             names = class_choices(ds)
-            return [gr.Dropdown(choices=(["any"] + names if d.value == "any" else names),
-                                value=("any" if d.value == "any" else names[0])) for d in class_dd]
+            classes = [gr.Dropdown(choices=(["any"] + names if d.value == "any" else names),
+                                   value=("any" if d.value == "any" else names[0])) for d in class_dd]
+            return classes + [type(p)(choices=model_choices(views, ds, [v for _, v in p.choices])) for p in pickers]
 
-        dataset.change(switch, dataset, class_dd, api_name="class_names")
+        dataset.change(switch, dataset, class_dd + pickers, api_name="class_names")
     guard_inputs(demo)
     return demo

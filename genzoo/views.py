@@ -22,7 +22,7 @@ from . import explore, guide, plots
 from .data import dataset_info
 from .evaluation import ms_per_image
 from .imaging import gif_bytes, grid_pil, labelled_rows, to_pil
-from .registry import SPECS
+from .registry import SPECS, sampler_options
 from .zoo import Zoo
 
 Progress = Optional[Callable[[float, str], None]]
@@ -118,18 +118,10 @@ class Views:
         return gallery, rows
 
     # -- 2. sample --------------------------------------------------------------------
-    def sampler_options(self, name: str, sampler: str = "ddim", steps: int = 50, guidance: Optional[float] = None) -> dict:
-        if SPECS[name].cls.family not in ("diffusion", "latent-diffusion"):
-            return {}
-        if sampler not in ("ddim", "ddpm"):
-            raise ValueError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}")
-        opts = dict(SPECS[name].sampler)
-        opts["sampler"] = sampler
-        opts["steps"] = 1000 if sampler == "ddpm" else clamp_int(steps, 1, 1000, "steps")
-        opts["eta"] = 1.0 if sampler == "ddpm" else 0.0
-        if guidance is not None:
-            opts["guidance"] = float(guidance)
-        return opts
+    def sampler_options(self, name: str, sampler: str = "ddim", steps: Optional[int] = None,
+                        guidance: Optional[float] = None) -> dict:
+        steps = None if steps is None else clamp_int(steps, 1, 1000, "steps")
+        return sampler_options(name, sampler, steps, guidance)
 
     @functools.lru_cache(maxsize=64)
     def _sample(self, dataset: str, name: str, n: int, seed: int, label: Optional[int], opts: tuple) -> tuple[Image.Image, float]:

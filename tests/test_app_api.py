@@ -172,9 +172,11 @@ def test_speed_measures_every_model(client):
     assert all(r[1] > 0 and r[3] > 0 for r in rows.values())
 
 
-def test_dataset_switch_updates_class_names(client):
-    updates = client.predict("fashion", api_name="/class_names")
-    assert "Ankle boot" in json.dumps(updates)
+def test_dataset_switch_updates_class_names_and_which_models_are_unavailable(client):
+    fashion = json.dumps(client.predict("fashion", api_name="/class_names"))
+    assert "Ankle boot" in fashion and "Diffusion (cosine schedule) (unavailable)" in fashion
+    mnist = json.dumps(client.predict("mnist", api_name="/class_names"))
+    assert "Ankle boot" not in mnist and "(unavailable)" not in mnist
 
 
 def test_model_guide(client):

@@ -120,3 +120,29 @@ def test_file_routes_serve_nothing_outside_the_app(app_server, path):
             assert r.status != 200 or body.strip().startswith(b"<!doctype html>") or body == b"", (prefix, path)
         except urllib.error.HTTPError as exc:
             assert exc.code in (403, 404, 400), (prefix, path, exc.code)
+
+
+def test_uploads_over_the_size_limit_are_refused(app_server):
+    """``max_file_size="5mb"`` in app.py: a 6 MB upload is refused with HTTP 413 before it reaches any view."""
+    import httpx
+
+    r = httpx.post(app_server.url + "gradio_api/upload", files={"files": ("big.png", b"\0" * (6 * 2**20), "image/png")},
+                   timeout=30)
+    assert r.status_code == 413 and "5" in r.text
+    small = httpx.post(app_server.url + "gradio_api/upload", files={"files": ("ok.png", b"\0" * 1000, "image/png")},
+                       timeout=30)
+    assert small.status_code == 200
+
+
+@pytest.mark.parametrize("args,message", [
+    (("mnist", ["vae"], 10_000), "greater than maximum value"),
+    (("mnist", ["vae"], -1), "less than minimum value"),
+])
+def test_the_epoch_slider_is_bounded(client, args, message):
+    with pytest.raises(Exception, match=message):
+        client.predict(*args, api_name="/training_grids")
+
+
+def test_negative_guidance_is_refused(client):
+    with pytest.raises(Exception, match=OUT_OF_RANGE):
+        client.predict("mnist", "7", -1.0, 4, 0, api_name="/pick_class")

@@ -55,3 +55,21 @@ def bars(names: Sequence[str], values: Sequence[float], title: str, x: str, y: s
     if log_y:
         fig.update_yaxes(type="log")
     return fig
+
+
+def guidance(curves: dict[str, tuple[Sequence[float], Sequence[float], Sequence[float]]]) -> go.Figure:
+    """Per model, class accuracy (solid, left axis) and FID (dashed, right axis, log) against guidance strength."""
+    fig = go.Figure()
+    for i, (name, (g, acc, fid)) in enumerate(curves.items()):
+        colour = SERIES[i % len(SERIES)]
+        fig.add_trace(go.Scatter(x=g, y=acc, mode="lines+markers", name=f"{name}: class accuracy",
+                                 line=dict(color=colour, width=2)))
+        fig.add_trace(go.Scatter(x=g, y=fid, mode="lines+markers", name=f"{name}: FID", yaxis="y2",
+                                 line=dict(color=colour, width=2, dash="dash"), marker=dict(symbol="square")))
+    fig = style(fig, "Guidance strength: class accuracy (solid) and FID (dashed)", "guidance strength",
+                "share drawn as the class asked for")
+    fig.update_layout(yaxis=dict(range=[0, 1.05]),
+                      yaxis2=dict(title="FID (log scale, lower is better)", overlaying="y", side="right", type="log",
+                                  showgrid=False),
+                      margin=dict(l=60, r=70, t=50, b=50), legend=dict(orientation="h", y=-0.25))
+    return fig

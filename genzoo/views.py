@@ -471,15 +471,9 @@ class Views:
         scatter.update_xaxes(type="log")
         scatter.update_yaxes(type="log")
         scatter.update_layout(showlegend=False)
-        curves = {}
-        for name, r in m["models"].items():
-            for key, label in (("cond_acc", "class accuracy"), ("fid", "FID")):
-                if "guidance_curve" in r:
-                    g = r["guidance_curve"]
-                    curves[f"{r['title']}: {label}"] = (np.array([p["guidance"] for p in g]), np.array([p[key] for p in g]))
-        guidance = plots.lines({k: v for k, v in curves.items() if k.endswith("accuracy")},
-                               "Guidance strength against class accuracy", "guidance strength", "share drawn as the class asked for")
-        return rows, fid_bar, scatter, guidance, self.summary(m)
+        curves = {r["title"]: tuple([p[k] for p in r["guidance_curve"]] for k in ("guidance", "cond_acc", "fid"))
+                  for r in m["models"].values() if "guidance_curve" in r}
+        return rows, fid_bar, scatter, plots.guidance(curves), self.summary(m)
 
     def summary(self, m: dict) -> str:
         """A few plain sentences written from the numbers."""
@@ -493,14 +487,15 @@ class Views:
                 f"{m['floor_fid']:.2f}).")
         if speed and best in speed:
             fast = min(speed, key=speed.get)
-            if fast != best:
-                line += (f" It takes {speed[best]:.1f} ms per picture, about {speed[best] / speed[fast]:.0f}× slower than "
-                         f"the fastest, {res[fast]['title']} ({speed[fast]:.2f} ms).")
+            ratio = speed[best] / speed[fast]
+            line += (f" It takes {speed[best]:.2f} ms per picture, about {ratio:.0f}× slower than the fastest, "
+                     f"{res[fast]['title']} ({speed[fast]:.2f} ms)." if ratio >= 2 else
+                     f" It is also among the fastest: {speed[best]:.2f} ms per picture.")
         lines.append(line)
         sharp = {n: r["unconditional"]["sharpness"] for n, r in res.items()}
         if "vae" in sharp and "gan" in sharp:
             verdict = "blurrier" if sharp["vae"] < sharp["gan"] else "not blurrier"
-            lines.append(f"**Are VAE pictures blurrier than GAN pictures?** Yes — {verdict}: their edges are "
+            lines.append(f"**Are VAE pictures blurrier than GAN pictures?** Yes: the VAE's edges are "
                          f"{sharp['vae']:.2f}× as sharp as real pictures, the GAN's {sharp['gan']:.2f}×."
                          if verdict == "blurrier" else
                          f"**Are VAE pictures blurrier than GAN pictures?** Not here: sharpness {sharp['vae']:.2f} vs "

@@ -158,7 +158,9 @@ def test_scoreboard_reads_the_measurements(client):
     assert rows["Conditional GAN"][5] is not None and rows["GAN"][5] is None
     assert [t["x"] for t in figure(fid)["data"]][0] == [r[0] for r in table["data"]]
     assert len(figure(scatter)["data"]) == 4
-    assert [t["name"] for t in figure(guidance)["data"]] == ["Diffusion (cosine schedule): class accuracy"]
+    acc, fid_curve = figure(guidance)["data"]
+    assert (acc["name"], fid_curve["name"]) == ("Diffusion (cosine schedule): class accuracy", "Diffusion (cosine schedule): FID")
+    assert acc["x"] == fid_curve["x"] == [0.0, 1.0, 2.0, 3.0, 5.0] and fid_curve["yaxis"] == "y2"
     assert "Closest to real pictures" in summary and "blurrier" in summary
     with pytest.raises(Exception, match="no measurements"):
         client.predict("fashion", api_name="/scoreboard")

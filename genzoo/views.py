@@ -335,7 +335,9 @@ class Views:
             with Image.open(e.folder / "samples" / f"epoch_{shown:03d}.png") as im:
                 img = im.convert("L")
             img = img.resize((img.width * 2, img.height * 2), Image.NEAREST)
-            out.append((img, f"{self.title(name)} — epoch {shown} of {len(e.history.get('epochs', []))}"))
+            done, planned = len(e.history.get("epochs", [])), e.history.get("planned_epochs", 0)
+            still = f" (training under way: {done} of {planned} epochs so far)" if done < planned else ""
+            out.append((img, f"{self.title(name)} — epoch {shown} of {done}{still}"))
         return out
 
     def loss_curves(self, dataset: str, names: Sequence[str]) -> tuple[go.Figure, go.Figure]:

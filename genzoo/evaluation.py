@@ -216,7 +216,8 @@ def evaluate_model(name: str, model: GenerativeModel, ev: Evaluator, n: int, see
     return out
 
 
-def _fmt(v, digits: int = 3) -> str:
+def fmt_number(v, digits: int = 3) -> str:
+    """A table cell: blank for None, ``digits`` significant digits for floats, thousands separators for ints."""
     return "" if v is None else f"{v:.{digits}g}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
 
 
@@ -229,11 +230,11 @@ def metrics_table(m: dict) -> str:
             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, r in m["models"].items():
         u, c = r["unconditional"], r.get("conditional_samples", {})
-        cells = [name, _fmt(u["fid"]), _fmt(u["precision"]), _fmt(u["recall"]), _fmt(u["class_kl"], 2),
-                 _fmt(c.get("cond_acc")), _fmt(u["sharpness"], 2), _fmt(r.get("interpolation_smoothness"), 3),
-                 _fmt(r.get("reconstruction_mse"), 3), _fmt(r.get("elbo_nats"), 4), _fmt(ms_per_image(r), 3),
-                 _fmt(next(iter(r["network_evaluations"].values()))), _fmt(r["parameters"]),
-                 _fmt(round(r["training"]["time_s"] / 60))]
+        cells = [name, fmt_number(u["fid"]), fmt_number(u["precision"]), fmt_number(u["recall"]), fmt_number(u["class_kl"], 2),
+                 fmt_number(c.get("cond_acc")), fmt_number(u["sharpness"], 2), fmt_number(r.get("interpolation_smoothness"), 3),
+                 fmt_number(r.get("reconstruction_mse"), 3), fmt_number(r.get("elbo_nats"), 4), fmt_number(ms_per_image(r), 3),
+                 fmt_number(next(iter(r["network_evaluations"].values()))), fmt_number(r["parameters"]),
+                 fmt_number(round(r["training"]["time_s"] / 60))]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
 

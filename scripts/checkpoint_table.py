@@ -9,11 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from genzoo.evaluation import fmt_number as fmt  # noqa: E402
 from genzoo.registry import SPECS  # noqa: E402
-
-
-def fmt(v, digits=3):
-    return "" if v is None else f"{v:.{digits}g}" if isinstance(v, float) else str(v)
 
 
 def table(dataset: str) -> str:

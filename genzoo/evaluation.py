@@ -148,30 +148,31 @@ def sampler_settings(name: str) -> dict[str, dict]:
 def evaluate_model(name: str, model: GenerativeModel, ev: Evaluator, n: int, seed: int,
                    latency_batches: Sequence[int] = LATENCY_BATCHES, guidance_curve: bool = True,
                    progress: bool = True, skip_slow: bool = False, latency_budget_s: float = 10.0,
-                   samples_dir: Optional[Path] = None) -> dict:
+                   samples_dir: Optional[Path] = None, precision: str = "fp32", curve_n: int = 2000) -> dict:
     """Every measurement of one model. With ``samples_dir``, the scored samples are also written there as
     ``<name>-unconditional.npz`` and ``<name>-cycle.npz``: the very images the sampling CLI makes with
-    ``--seed S`` and ``--seed S+1 --labels cycle``, so an outside scorer can check them."""
+    ``--seed S`` and ``--seed S+1 --labels cycle`` (and ``--precision``), so an outside scorer can check them."""
     spec = SPECS[name]
     opts = sampler_settings(name)
     default = next(iter(opts.values()))
     out: dict = {"title": spec.title, "family": model.family, "parameters": count_parameters(model),
-                 "conditional": model.conditional, "sampler": default}
-    images, drawn = sample_batched(model, n, None, seed=seed, progress=progress, **default)
+                 "conditional": model.conditional, "sampler": default, "precision": precision}
+    images, drawn = sample_batched(model, n, None, seed=seed, progress=progress, precision=precision, **default)
     out["unconditional"] = ev.score(images)
     if samples_dir is not None:
         write_samples(images, drawn, Path(samples_dir) / f"{name}-unconditional.npz")
     if model.conditional:
         labels = torch.arange(n) % model.num_classes
-        images_c, _ = sample_batched(model, n, labels, seed=seed + 1, progress=progress, **default)
+        images_c, _ = sample_batched(model, n, labels, seed=seed + 1, progress=progress, precision=precision, **default)
         out["conditional_samples"] = ev.score(images_c, labels)
         if samples_dir is not None:
             write_samples(images_c, labels, Path(samples_dir) / f"{name}-cycle.npz")
         if guidance_curve and "guidance" in default:
             curve = []
-            m = min(n, 2000)
+            m = min(n, curve_n)
             for g in GUIDANCE_CURVE:
-                imgs, _ = sample_batched(model, m, labels[:m], seed=seed + 2, progress=progress, **{**default, "guidance": g})
+                imgs, _ = sample_batched(model, m, labels[:m], seed=seed + 2, progress=progress, precision=precision,
+                                         **{**default, "guidance": g})
                 s = ev.score(imgs, labels[:m])
                 curve.append({"guidance": g, "cond_acc": s["cond_acc"], "fid": s["fid"], "n": m})
             out["guidance_curve"] = curve
@@ -242,7 +243,8 @@ def metrics_table(m: dict) -> str:
 def evaluate(dataset: str, names: Optional[Sequence[str]] = None, n: int = 10000, seed: int = 0,
              data_root: Optional[str] = None, root: Optional[Path] = None, progress: bool = True,
              latency_batches: Sequence[int] = LATENCY_BATCHES, skip_slow: bool = False,
-             latency_budget_s: float = 10.0, samples_dir: Optional[Path] = None) -> Path:
+             latency_budget_s: float = 10.0, samples_dir: Optional[Path] = None, precision: str = "fp32",
+             curve_n: int = 2000) -> Path:
     """Score every (or the named) generative model of a dataset; writes ``checkpoints/<dataset>/metrics.json``.
 
     Models already in that file from a run with the same ``n`` and ``seed`` are kept, so models can be
@@ -266,7 +268,8 @@ def evaluate(dataset: str, names: Optional[Sequence[str]] = None, n: int = 10000
         model = load_model(dataset, name, root=root)
         hist = load_history(root / dataset / name)
         result = evaluate_model(name, model, ev, n, seed, latency_batches, progress=progress, skip_slow=skip_slow,
-                                latency_budget_s=latency_budget_s, samples_dir=samples_dir)
+                                latency_budget_s=latency_budget_s, samples_dir=samples_dir, precision=precision,
+                                curve_n=curve_n)
         result["training"] = {"epochs": len(hist.get("epochs", [])),
                               "time_s": sum(e["time_s"] for e in hist.get("epochs", [])),
                               "hardware": hist.get("hardware")}

@@ -32,12 +32,19 @@ def resolve_labels(model: GenerativeModel, n: int, label: Labels) -> Optional[to
 #: images per network call when drawing many: measured fastest per image for the DDPM UNet on 2 CPU cores
 #: (5.1 ms per image at 100, 8.0 ms at 500, fp32). The images depend on it: same seed and batch, same images.
 SAMPLE_BATCH = 100
+#: number formats for drawing: "fp32" everywhere (the app's), or "bf16" autocast, about twice as fast for the
+#: diffusion UNet on CPUs with native bfloat16 (AMX) and used to draw the 10,000-image scoring sets there
+PRECISIONS = ("fp32", "bf16")
 
 
 @torch.no_grad()
 def sample_batched(model: GenerativeModel, n: int, labels: Optional[torch.Tensor] = None, seed: int = 0,
-                   batch_size: int = SAMPLE_BATCH, progress: bool = True, **options) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-    """Draw ``n`` images in batches from one seeded generator: same seed, same images."""
+                   batch_size: int = SAMPLE_BATCH, progress: bool = True, precision: str = "fp32",
+                   **options) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Draw ``n`` images in batches from one seeded generator: same seed, same images. ``precision="bf16"``
+    runs the networks under bfloat16 autocast; the noise, the running image and the output stay float32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     g = torch.Generator().manual_seed(seed)
     out, drawn = [], []
     for i in tqdm(range(0, n, batch_size), desc="sampling", disable=not progress, dynamic_ncols=True):
@@ -45,7 +52,8 @@ def sample_batched(model: GenerativeModel, n: int, labels: Optional[torch.Tensor
         lab = labels[i:i + m] if labels is not None else None
         if lab is None and model.requires_labels:
             lab = torch.randint(0, model.num_classes, (m,), generator=g)
-        out.append(model.sample(m, lab, generator=g, **options).cpu())
+        with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            out.append(model.sample(m, lab, generator=g, **options).float().cpu())
         if lab is not None:
             drawn.append(torch.as_tensor(lab).cpu())
     return torch.cat(out), (torch.cat(drawn) if drawn else None)

@@ -473,7 +473,9 @@ class Views:
         scatter.update_xaxes(type="log")
         scatter.update_yaxes(type="log")
         scatter.update_layout(showlegend=False)
-        curves = {r["title"]: tuple([p[k] for p in r["guidance_curve"]] for k in ("guidance", "cond_acc", "fid"))
+        # FID from fewer pictures reads higher, so each curve says how many it was measured on
+        curves = {f"{r['title']} ({r['guidance_curve'][0]['n']:,} pictures a point)":
+                  tuple([p[k] for p in r["guidance_curve"]] for k in ("guidance", "cond_acc", "fid"))
                   for r in m["models"].values() if "guidance_curve" in r}
         return rows, fid_bar, scatter, plots.guidance(curves), self.summary(m)
 
@@ -517,6 +519,11 @@ class Views:
             a_best = max(acc, key=acc.get)
             lines.append(f"**Draws the class you ask for most reliably:** {res[a_best]['title']} ({acc[a_best]:.1%} "
                          f"recognised as that class by the evaluator).")
+        fast_maths = [r["title"] for r in res.values() if r.get("precision") == "bf16"]
+        if fast_maths:
+            lines.append(f"*To save time, the pictures scored for {', '.join(fast_maths)} were drawn with a shorter "
+                         "number format (bfloat16) than the app's. Checked on 200 pictures drawn both ways from the same "
+                         "noise: the same digit every time, pixels differing by 0.3% on average.*")
         return "\n\n".join(lines)
 
     def speed_view(self, dataset: str, progress: Progress = None) -> list[list]:

@@ -159,7 +159,8 @@ def test_scoreboard_reads_the_measurements(client):
     assert [t["x"] for t in figure(fid)["data"]][0] == [r[0] for r in table["data"]]
     assert len(figure(scatter)["data"]) == 4
     acc, fid_curve = figure(guidance)["data"]
-    assert (acc["name"], fid_curve["name"]) == ("Diffusion (cosine schedule): class accuracy", "Diffusion (cosine schedule): FID")
+    curve = "Diffusion (cosine schedule) (20 pictures a point)"
+    assert (acc["name"], fid_curve["name"]) == (f"{curve}: class accuracy", f"{curve}: FID")
     assert acc["x"] == fid_curve["x"] == [0.0, 1.0, 2.0, 3.0, 5.0] and fid_curve["yaxis"] == "y2"
     assert "Closest to real pictures" in summary and "blurrier" in summary
     with pytest.raises(Exception, match="no measurements"):

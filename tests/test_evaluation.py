@@ -113,3 +113,15 @@ def test_evaluate_adds_models_to_the_file_and_saves_the_samples_the_cli_would_dr
             assert np.array_equal(cli["images"], saved["images"])
             if kind == "cycle":
                 assert np.array_equal(saved["labels"], np.arange(20) % 10)
+
+
+def test_summary_says_which_scores_were_drawn_in_bfloat16(app_checkpoints, tmp_path):
+    from genzoo.views import Views
+    from genzoo.zoo import Zoo
+
+    m = json.loads((app_checkpoints / "mnist" / "metrics.json").read_text())
+    views = Views(Zoo(root=tmp_path, datasets=("mnist",), names=[]))
+    assert all(r["precision"] == "fp32" for r in m["models"].values())
+    assert "bfloat16" not in views.summary(m)
+    m["models"]["ddpm-cosine"]["precision"] = "bf16"
+    assert "pictures scored for Diffusion (cosine schedule) were drawn with a shorter number format" in views.summary(m)

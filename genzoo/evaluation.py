@@ -137,6 +137,17 @@ def ms_per_image(result: dict) -> Optional[float]:
     return ([l for l in lat if l["batch"] == 16] or lat[-1:])[0]["ms_per_image"]
 
 
+def precision_check(model: GenerativeModel, ev: Evaluator, drawn: torch.Tensor, labels: Optional[torch.Tensor],
+                    seed: int, options: dict, m: int = 100) -> dict:
+    """Draw the first ``m`` of ``drawn`` (made at a lower precision from ``seed``) again in fp32, from the same
+    noise, and say how close the two sets are: share classified alike and mean absolute pixel difference."""
+    m = min(m, len(drawn))
+    full, _ = sample_batched(model, m, labels[:m] if labels is not None else None, seed=seed, progress=False, **options)
+    (_, pred_full), (_, pred_fast) = ev.embed(full), ev.embed(drawn[:m])
+    return {"n": m, "same_class": float((pred_full == pred_fast).mean()),
+            "mean_abs_pixel_diff": float((full - drawn[:m]).abs().mean())}
+
+
 def sampler_settings(name: str) -> dict[str, dict]:
     """The sampler settings the app offers for a model (diffusion: DDPM 1000, DDIM 50 and 20)."""
     if not sampler_options(name):
@@ -167,6 +178,8 @@ def evaluate_model(name: str, model: GenerativeModel, ev: Evaluator, n: int, see
         out["conditional_samples"] = ev.score(images_c, labels)
         if samples_dir is not None:
             write_samples(images_c, labels, Path(samples_dir) / f"{name}-cycle.npz")
+        if precision != "fp32":
+            out["precision_check"] = precision_check(model, ev, images_c, labels, seed + 1, default)
         if guidance_curve and "guidance" in default:
             curve = []
             m = min(n, curve_n)
@@ -176,6 +189,8 @@ def evaluate_model(name: str, model: GenerativeModel, ev: Evaluator, n: int, see
                 s = ev.score(imgs, labels[:m])
                 curve.append({"guidance": g, "cond_acc": s["cond_acc"], "fid": s["fid"], "n": m})
             out["guidance_curve"] = curve
+    if precision != "fp32" and "precision_check" not in out:
+        out["precision_check"] = precision_check(model, ev, images, None, seed, default)
     if model.can_encode:
         x = ev.test_images
         with torch.no_grad():

@@ -14,12 +14,13 @@ from genzoo.registry import SPECS  # noqa: E402
 
 
 def table(dataset: str) -> str:
-    rows = ["| model | epochs | train min | weights MB | FID | precision | recall | class KL | cond. acc | test ELBO (nats) | test KL |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    head = ["model", "epochs", "train min", "weights MB", "FID", "precision", "recall", "class KL",
+            "FID (labels)", "precision (labels)", "recall (labels)", "cond. acc", "test ELBO (nats)", "test KL"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in SPECS:
         folder = ROOT / "checkpoints" / dataset / name
         if not (folder / "history.json").exists():
-            rows.append(f"| {name} | not trained yet | | | | | | | | | |")
+            rows.append(f"| {name} | not trained yet |" + " |" * (len(head) - 2))
             continue
         h = json.loads((folder / "history.json").read_text())
         minutes = sum(e["time_s"] for e in h["epochs"]) / 60
@@ -30,7 +31,8 @@ def table(dataset: str) -> str:
         if name == "classifier":
             acc = h["epochs"][-1].get("test_accuracy")
         rows.append(f"| {name} | {len(h['epochs'])}/{h['planned_epochs']} | {minutes:.0f} | {mb:.1f} | {fmt(u.get('fid'))} | "
-                    f"{fmt(u.get('precision'))} | {fmt(u.get('recall'))} | {fmt(u.get('class_kl'), 2)} | {fmt(acc)} | "
+                    f"{fmt(u.get('precision'))} | {fmt(u.get('recall'))} | {fmt(u.get('class_kl'), 2)} | {fmt(c.get('fid'))} | "
+                    f"{fmt(c.get('precision'))} | {fmt(c.get('recall'))} | {fmt(acc)} | "
                     f"{fmt(h['epochs'][-1].get('test_elbo'), 4)} | {fmt(h['epochs'][-1].get('test_kl'), 3)} |")
     return "\n".join(rows)
 

@@ -170,6 +170,7 @@ def evaluate_model(name: str, model: GenerativeModel, ev: Evaluator, n: int, see
                  "conditional": model.conditional, "sampler": default, "precision": precision}
     images, drawn = sample_batched(model, n, None, seed=seed, progress=progress, precision=precision, **default)
     out["unconditional"] = ev.score(images)
+    checked = (images, None, seed)            # the set a lower precision is checked on: the conditional one if any
     if samples_dir is not None:
         write_samples(images, drawn, Path(samples_dir) / f"{name}-unconditional.npz")
     if model.conditional:
@@ -178,8 +179,7 @@ def evaluate_model(name: str, model: GenerativeModel, ev: Evaluator, n: int, see
         out["conditional_samples"] = ev.score(images_c, labels)
         if samples_dir is not None:
             write_samples(images_c, labels, Path(samples_dir) / f"{name}-cycle.npz")
-        if precision != "fp32":
-            out["precision_check"] = precision_check(model, ev, images_c, labels, seed + 1, default)
+        checked = (images_c, labels, seed + 1)
         if guidance_curve and "guidance" in default:
             curve = []
             m = min(n, curve_n)
@@ -189,8 +189,8 @@ def evaluate_model(name: str, model: GenerativeModel, ev: Evaluator, n: int, see
                 s = ev.score(imgs, labels[:m])
                 curve.append({"guidance": g, "cond_acc": s["cond_acc"], "fid": s["fid"], "n": m})
             out["guidance_curve"] = curve
-    if precision != "fp32" and "precision_check" not in out:
-        out["precision_check"] = precision_check(model, ev, images, None, seed, default)
+    if precision != "fp32":
+        out["precision_check"] = precision_check(model, ev, *checked, default)
     if model.can_encode:
         x = ev.test_images
         with torch.no_grad():

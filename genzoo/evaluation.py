@@ -237,6 +237,16 @@ def fmt_number(v, digits: int = 3) -> str:
     return "" if v is None else f"{v:.{digits}g}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
 
 
+def percent(v: float) -> str:
+    """A share as a percentage with one decimal, or as many more (up to three) as it takes not to round a
+    near-perfect score up to 100%."""
+    for digits in (1, 2, 3):
+        text = f"{v:.{digits}%}"
+        if v >= 1 or not text.startswith("100."):
+            break
+    return text
+
+
 def metrics_table(m: dict) -> str:
     """``metrics.json`` as a Markdown table (written beside it as ``metrics.md``)."""
     head = ["model", "FID", "precision", "recall", "class KL", "class acc.", "sharpness", "smoothness",
@@ -247,7 +257,7 @@ def metrics_table(m: dict) -> str:
     for name, r in m["models"].items():
         u, c = r["unconditional"], r.get("conditional_samples", {})
         cells = [name, fmt_number(u["fid"]), fmt_number(u["precision"]), fmt_number(u["recall"]), fmt_number(u["class_kl"], 2),
-                 fmt_number(c.get("cond_acc")), fmt_number(u["sharpness"], 2), fmt_number(r.get("interpolation_smoothness"), 3),
+                 fmt_number(c.get("cond_acc"), 4), fmt_number(u["sharpness"], 2), fmt_number(r.get("interpolation_smoothness"), 3),
                  fmt_number(r.get("reconstruction_mse"), 3), fmt_number(r.get("elbo_nats"), 4), fmt_number(ms_per_image(r), 3),
                  fmt_number(next(iter(r["network_evaluations"].values()))), fmt_number(r["parameters"]),
                  fmt_number(round(r["training"]["time_s"] / 60))]

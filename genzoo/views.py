@@ -20,7 +20,7 @@ from PIL import Image
 
 from . import explore, guide, plots
 from .data import dataset_info
-from .evaluation import ms_per_image
+from .evaluation import ms_per_image, percent
 from .imaging import gif_bytes, grid_pil, labelled_rows, to_pil
 from .registry import SPECS, sampler_options
 from .zoo import Zoo
@@ -456,7 +456,7 @@ class Views:
             c = r.get("conditional_samples", {})
             ms = ms_per_image(r)
             rows.append([r["title"], round(u["fid"], 2), round(u["precision"], 3), round(u["recall"], 3),
-                         round(u["class_kl"], 4), round(c["cond_acc"], 3) if "cond_acc" in c else None,
+                         round(u["class_kl"], 4), round(c["cond_acc"], 4) if "cond_acc" in c else None,
                          round(u["sharpness"], 2), round(ms, 3) if ms else None,
                          next(iter(r["network_evaluations"].values())), r["parameters"],
                          round(r["training"]["time_s"] / 60, 1)])
@@ -483,7 +483,7 @@ class Views:
         """A few plain sentences written from the numbers."""
         res = m["models"]
         lines = [f"Scored on {m['n']:,} pictures per model; the evaluator recognises "
-                 f"{m['classifier_test_accuracy']:.1%} of real test pictures."]
+                 f"{percent(m['classifier_test_accuracy'])} of real test pictures."]
         fid = {n: r["unconditional"]["fid"] for n, r in res.items()}
         speed = {n: ms_per_image(r) for n, r in res.items() if ms_per_image(r)}
         best = min(fid, key=fid.get)
@@ -517,7 +517,7 @@ class Views:
         acc = {n: r["conditional_samples"]["cond_acc"] for n, r in res.items() if "conditional_samples" in r}
         if acc:
             a_best = max(acc, key=acc.get)
-            lines.append(f"**Draws the class you ask for most reliably:** {res[a_best]['title']} ({acc[a_best]:.1%} "
+            lines.append(f"**Draws the class you ask for most reliably:** {res[a_best]['title']} ({percent(acc[a_best])} "
                          f"recognised as that class by the evaluator).")
         for r in res.values():
             if r.get("precision", "fp32") != "fp32" and "precision_check" in r:

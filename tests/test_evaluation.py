@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from genzoo.evaluation import class_kl, frechet_distance, laplacian_variance, precision_recall
+from genzoo.evaluation import class_kl, frechet_distance, laplacian_variance, percent, precision_recall
 
 
 def test_fid_of_identical_sets_is_zero():
@@ -54,6 +54,14 @@ def test_laplacian_variance_drops_with_blur():
     blurred = torch.nn.functional.avg_pool2d(x, 3, stride=1, padding=1)
     assert laplacian_variance(blurred) < 0.3 * laplacian_variance(x)
     assert laplacian_variance(torch.zeros(4, 1, 28, 28)) == 0.0
+
+
+def test_percent_never_rounds_a_miss_up_to_perfect():
+    assert percent(0.9312) == "93.1%"
+    assert percent(0.9997) == "99.97%"          # one decimal would say 100.0%
+    assert percent(0.99996) == "99.996%"
+    assert percent(1.0) == "100.0%"
+    assert percent(0.0) == "0.0%"
 
 
 def test_conditional_accuracy_of_relabelled_real_data(app_checkpoints, data_root):

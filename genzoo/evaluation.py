@@ -32,7 +32,7 @@ from .registry import GENERATIVE, SPECS, sampler_options
 from .sampling import sample_batched, write_samples
 
 LATENCY_BATCHES = (1, 16, 64)
-GUIDANCE_CURVE = (0.0, 1.0, 2.0, 3.0, 5.0)
+GUIDANCE_CURVE = (0.0, 1.0, 1.5, 2.0, 3.0, 5.0)
 
 
 # -- metric functions (numpy / torch, known answers in the tests) -------------------------

@@ -10,6 +10,12 @@ from typing import Any, Optional
 
 from models import DDPM, GAN, VAE, Autoencoder, Classifier, LatentDiffusion, ZooModel
 
+# Classifier-free guidance strength the app draws with unless told otherwise. Chosen from the referee on MNIST
+# (2,000 pictures, labels cycling, DDIM 50): strength 1.5 gave the lowest FID that still keeps the class right
+# at least 99.5 % of the time (cosine DDPM: FID 4.7 at 1.5, 8.0 at 2; latent diffusion: 6.5 at 1.5, 10.5 at 2, 5.0 at 1
+# but only 96 % of the classes right).
+DEFAULT_GUIDANCE = 1.5
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -53,7 +59,7 @@ def _ddpm(schedule: str) -> ModelSpec:
                      f"Diffusion ({schedule} schedule)",
                      f"Learns to remove noise step by step ({schedule} noise schedule); draws by denoising pure noise.",
                      epochs=20, lr=5e-4, warmup_steps=500, ema_decay=0.9995, precision="bf16",
-                     sampler={"sampler": "ddim", "steps": 50, "eta": 0.0, "guidance": 2.0})
+                     sampler={"sampler": "ddim", "steps": 50, "eta": 0.0, "guidance": DEFAULT_GUIDANCE})
 
 
 SPECS: dict[str, ModelSpec] = {s.name: s for s in [
@@ -78,7 +84,7 @@ SPECS: dict[str, ModelSpec] = {s.name: s for s in [
                "width": 256, "depth": 4, "p_uncond": 0.1},
               "Latent diffusion", "Diffusion run on the 32 code numbers of the autoencoder, then decoded: much faster steps.",
               epochs=60, batch_size=256, lr=1e-3, warmup_steps=500, ema_decay=0.999, base="ae-32",
-              sampler={"sampler": "ddim", "steps": 50, "eta": 0.0, "guidance": 2.0}),
+              sampler={"sampler": "ddim", "steps": 50, "eta": 0.0, "guidance": DEFAULT_GUIDANCE}),
     ModelSpec("classifier", Classifier, {"channels": 32, "feature_dim": 128}, "Evaluator classifier",
               "Recognises the class of an image; used to score the other models.", epochs=8, lr=2e-3),
 ]}

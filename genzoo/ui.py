@@ -10,7 +10,7 @@ from gradio.data_classes import FileData
 from PIL import Image, UnidentifiedImageError
 
 from .data import DATASETS, dataset_info
-from .registry import SPECS
+from .registry import DEFAULT_GUIDANCE, SPECS
 from .views import (DIFFUSION_MODELS, LATENT_MODELS, MAX_FRAMES, MAX_SAMPLES, Views)
 
 #: the largest picture read from an upload, checked from its header before anything is decoded
@@ -201,7 +201,7 @@ def class_tab(views: Views, dataset: gr.Radio, default: str) -> gr.Dropdown:
         gr.Markdown(TEXT["class"])
         with gr.Row():
             cls = class_dropdown(class_choices(default), value=class_choices(default)[3], label="Class")
-            guidance = gr.Slider(0, 6, value=2.0, step=0.5, label="Guidance strength (diffusion models)",
+            guidance = gr.Slider(0, 6, value=DEFAULT_GUIDANCE, step=0.5, label="Guidance strength (diffusion models)",
                                  info="0 = ignore the class · 1 = follow it · higher = more typical, less varied")
             n = gr.Slider(1, 32, value=8, step=1, label="How many pictures")
             seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")

@@ -22,7 +22,7 @@ from . import explore, guide, plots
 from .data import dataset_info
 from .evaluation import ms_per_image, percent
 from .imaging import gif_bytes, grid_pil, labelled_rows, to_pil
-from .registry import SPECS, sampler_options
+from .registry import DEFAULT_GUIDANCE, SPECS, sampler_options
 from .zoo import Zoo
 
 Progress = Optional[Callable[[float, str], None]]
@@ -146,7 +146,7 @@ class Views:
         return out
 
     # -- 3. pick a class -----------------------------------------------------------------
-    def class_view(self, dataset: str, class_name, n: int = 8, seed: int = 0, guidance: float = 2.0,
+    def class_view(self, dataset: str, class_name, n: int = 8, seed: int = 0, guidance: float = DEFAULT_GUIDANCE,
                    progress: Progress = None) -> Gallery:
         k = self.class_index(dataset, class_name)
         n = clamp_int(n, 1, MAX_SAMPLES, "number of images")

@@ -32,7 +32,7 @@ def table(dataset: str) -> str:
             acc = h["epochs"][-1].get("test_accuracy")
         rows.append(f"| {name} | {len(h['epochs'])}/{h['planned_epochs']} | {minutes:.0f} | {mb:.1f} | {fmt(u.get('fid'))} | "
                     f"{fmt(u.get('precision'))} | {fmt(u.get('recall'))} | {fmt(u.get('class_kl'), 2)} | {fmt(c.get('fid'))} | "
-                    f"{fmt(c.get('precision'))} | {fmt(c.get('recall'))} | {fmt(acc)} | "
+                    f"{fmt(c.get('precision'))} | {fmt(c.get('recall'))} | {fmt(acc, 4)} | "
                     f"{fmt(h['epochs'][-1].get('test_elbo'), 4)} | {fmt(h['epochs'][-1].get('test_kl'), 3)} |")
     return "\n".join(rows)
 

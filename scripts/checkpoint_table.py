@@ -1,8 +1,15 @@
 """Print a Markdown table of the shipped checkpoints: epochs, training time, size and referee scores.
 
     python scripts/checkpoint_table.py [DATASET ...]
+    python scripts/checkpoint_table.py --readme     # rewrite the README's tables from the checkpoints
+
+With --readme, every block between ``<!-- checkpoints:DATASET -->`` and ``<!-- /checkpoints:DATASET -->`` gets this
+table, and every block between ``<!-- metrics:DATASET -->`` and ``<!-- /metrics:DATASET -->`` gets
+``checkpoints/DATASET/metrics.md`` (what ``python -m genzoo evaluate`` wrote), so the README never drifts from
+the measurements.
 """
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -23,6 +30,9 @@ def table(dataset: str) -> str:
             rows.append(f"| {name} | not trained yet |" + " |" * (len(head) - 2))
             continue
         h = json.loads((folder / "history.json").read_text())
+        if len(h["epochs"]) < h["planned_epochs"]:
+            rows.append(f"| {name} | in training ({len(h['epochs'])} of {h['planned_epochs']} epochs), not shipped yet |" + " |" * (len(head) - 2))
+            continue
         minutes = sum(e["time_s"] for e in h["epochs"]) / 60
         mb = (folder / "model.safetensors").stat().st_size / 2**20
         ref = json.loads((folder / "referee.json").read_text()) if (folder / "referee.json").exists() else {}
@@ -37,6 +47,29 @@ def table(dataset: str) -> str:
     return "\n".join(rows)
 
 
+def metrics(dataset: str) -> str:
+    path = ROOT / "checkpoints" / dataset / "metrics.md"
+    return path.read_text().strip() if path.exists() else "Not measured yet."
+
+
+def update_readme(path: Path = ROOT / "README.md") -> list[str]:
+    """Refill the README's marked blocks; returns the names of the blocks found."""
+    text, found = path.read_text(), []
+
+    def fill(m: re.Match) -> str:
+        kind, dataset = m.group(1), m.group(2)
+        found.append(f"{kind}:{dataset}")
+        body = table(dataset) if kind == "checkpoints" else metrics(dataset)
+        return f"<!-- {kind}:{dataset} -->\n\n{body}\n\n<!-- /{kind}:{dataset} -->"
+
+    text = re.sub(r"<!-- (checkpoints|metrics):(\w+) -->.*?<!-- /\1:\2 -->", fill, text, flags=re.S)
+    path.write_text(text)
+    return found
+
+
 if __name__ == "__main__":
-    for ds in sys.argv[1:] or ["mnist", "fashion"]:
-        print(f"\n### {ds}\n\n{table(ds)}")
+    if sys.argv[1:] == ["--readme"]:
+        print("updated:", ", ".join(update_readme()) or "no marked blocks")
+    else:
+        for ds in sys.argv[1:] or ["mnist", "fashion"]:
+            print(f"\n### {ds}\n\n{table(ds)}")

@@ -122,3 +122,24 @@ def test_half_precision_checkpoint_loads_into_float32(tmp_path):
     b = loaded.sample(4, generator=torch.Generator().manual_seed(0))
     assert (a - b).abs().max() < 1e-2
     assert model.training is False and next(model.parameters()).dtype == torch.float32   # the original is untouched
+
+
+def test_readme_tables_are_refilled_from_the_shipped_checkpoints(tmp_path):
+    import importlib.util
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("checkpoint_table", root / "scripts" / "checkpoint_table.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- checkpoints:mnist -->\nstale\n<!-- /checkpoints:mnist -->\nmiddle\n"
+                      "<!-- metrics:mnist -->\nstale\n<!-- /metrics:mnist -->\nend\n")
+    assert script.update_readme(readme) == ["checkpoints:mnist", "metrics:mnist"]
+    text = readme.read_text()
+    assert "stale" not in text and text.startswith("intro\n") and "\nmiddle\n" in text and text.endswith("end\n")
+    assert script.table("mnist") in text
+    assert (root / "checkpoints" / "mnist" / "metrics.md").read_text().strip() in text
+    ckpt_table = script.table("mnist").splitlines()
+    assert ckpt_table[0].startswith("| model | epochs |") and len(ckpt_table) == 2 + len(SPECS)
+    script.update_readme(readme)
+    assert readme.read_text() == text            # refilling again changes nothing

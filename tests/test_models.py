@@ -187,3 +187,19 @@ def test_network_evaluations_counts_guidance(name):
     assert m.network_evaluations(sampler="ddim", steps=50, guidance=2.0) == 100
     assert m.network_evaluations(sampler="ddim", steps=20, guidance=1.0) == 20
     assert m.network_evaluations(sampler="ddpm", guidance=0.0) == 1000
+
+
+def test_classifier_shifts_only_training_images(batch):
+    """The shift augmentation is for training; a held-out score must see the images as they are, so two
+    evaluations agree and equal the plain cross-entropy of the unshifted batch."""
+    x, y = batch
+    model = Classifier(channels=8, feature_dim=32, dropout=0.0).eval()   # no dropout: the shift is the only chance
+    with torch.no_grad():
+        plain = torch.nn.functional.cross_entropy(model(x), y, label_smoothing=0.05).item()
+        losses = [model.loss(x, y)[1]["loss"] for _ in range(5)]
+    assert losses == pytest.approx([plain] * 5, rel=1e-6)
+    model.train()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        shifted = {round(model.loss(x, y)[1]["loss"], 6) for _ in range(10)}
+    assert len(shifted) > 1                       # training draws a new shift each batch

@@ -50,6 +50,26 @@ def _sample(args) -> None:
     print(f"wrote {len(images)} samples to {out} ({time.time() - t0:.1f} s)")
 
 
+def _reconstruct(args) -> None:
+    import torch
+
+    from .checkpoints import load_model
+    from .data import load_split, to_unit
+    from .sampling import write_samples
+
+    model = load_model(args.dataset, args.model, root=args.checkpoints)
+    if not hasattr(model, "reconstruct"):
+        raise ValueError(f"{args.model} has no encoder, so it cannot rebuild pictures (try an autoencoder, a VAE or ldm)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    images, labels = load_split(args.dataset, False, args.data_root)
+    images, labels = images[:args.n], labels[:args.n]
+    with torch.no_grad():
+        out = torch.cat([model.reconstruct(to_unit(images[i:i + 500]).to(model.device), labels[i:i + 500].to(model.device))
+                         for i in range(0, len(images), 500)]).cpu()
+    print(f"wrote {len(out)} reconstructions of test pictures to {write_samples(out, labels, args.out)}")
+
+
 def _evaluate(args) -> None:
     from .evaluation import evaluate
 
@@ -111,6 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true")
     s.add_argument("--out", required=True, help="FILE.npz or FILE.png")
     s.set_defaults(fn=_sample)
+    r = sub.add_parser("reconstruct", help="rebuild the test pictures through a model's code, to .npz (for the referee) "
+                                          "or a .png grid: how sharp can its decoder be at best?")
+    r.add_argument("--dataset", required=True, choices=list(DATASETS))
+    r.add_argument("--model", required=True, choices=list(SPECS))
+    r.add_argument("--n", type=int, default=10000, help="the first N test pictures (default: all 10,000)")
+    r.add_argument("--data-root")
+    r.add_argument("--checkpoints", help="checkpoint root (default: checkpoints/)")
+    r.add_argument("--threads", type=int)
+    r.add_argument("--out", required=True, help="FILE.npz or FILE.png")
+    r.set_defaults(fn=_reconstruct)
+
     v = sub.add_parser("evaluate", help="score the generative models; writes checkpoints/<dataset>/metrics.json")
     v.add_argument("--dataset", required=True, choices=[*DATASETS, "all"])
     v.add_argument("--models", nargs="+", choices=[n for n in SPECS if SPECS[n].generative])

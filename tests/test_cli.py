@@ -133,3 +133,24 @@ def test_training_offline_without_data_is_one_clear_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: could not find MNIST under"), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_reconstruct_cli_rebuilds_test_pictures_through_the_code(trained, data_root, tmp_path, capsys):
+    out = tmp_path / "r.npz"
+    assert run_cli("reconstruct", "--dataset", "mnist", "--model", "vae", "--n", 30, "--data-root", data_root,
+                   "--checkpoints", trained, "--out", out) == 0
+    z = np.load(out)
+    assert z["images"].dtype == np.uint8 and z["images"].shape == (30, 28, 28) and z["labels"].shape == (30,)
+    import torch
+
+    from genzoo.data import load_split, to_unit
+    from genzoo.imaging import as_numpy_uint8
+    x, y = load_split("mnist", False, data_root)
+    vae = load_model("mnist", "vae", root=trained)
+    with torch.no_grad():
+        expected = as_numpy_uint8(vae.reconstruct(to_unit(x[:30])))
+    assert np.array_equal(z["images"], expected) and np.array_equal(z["labels"], y[:30].numpy())
+    capsys.readouterr()
+    assert run_cli("reconstruct", "--dataset", "mnist", "--model", "cgan", "--data-root", data_root,
+                   "--checkpoints", trained, "--out", tmp_path / "x.npz") == 2
+    assert "cannot rebuild" in capsys.readouterr().err

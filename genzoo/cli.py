@@ -55,18 +55,16 @@ def _reconstruct(args) -> None:
 
     from .checkpoints import load_model
     from .data import load_split, to_unit
-    from .sampling import write_samples
+    from .sampling import reconstruct_batched, write_samples
 
     model = load_model(args.dataset, args.model, root=args.checkpoints)
-    if not hasattr(model, "reconstruct"):
-        raise ValueError(f"{args.model} has no encoder, so it cannot rebuild pictures (try an autoencoder, a VAE or ldm)")
+    if not model.can_encode:
+        raise ValueError(f"{args.model} has no encoder, so it cannot rebuild pictures (try an autoencoder or a VAE)")
     if args.threads:
         torch.set_num_threads(args.threads)
     images, labels = load_split(args.dataset, False, args.data_root)
     images, labels = images[:args.n], labels[:args.n]
-    with torch.no_grad():
-        out = torch.cat([model.reconstruct(to_unit(images[i:i + 500]).to(model.device), labels[i:i + 500].to(model.device))
-                         for i in range(0, len(images), 500)]).cpu()
+    out = reconstruct_batched(model, to_unit(images), labels if model.conditional else None)
     print(f"wrote {len(out)} reconstructions of test pictures to {write_samples(out, labels, args.out)}")
 
 

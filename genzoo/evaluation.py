@@ -29,7 +29,7 @@ from . import explore
 from .checkpoints import checkpoint_root, hardware, load_history, load_model, write_json
 from .data import load_split, to_unit
 from .registry import GENERATIVE, SPECS, sampler_options
-from .sampling import sample_batched, write_samples
+from .sampling import reconstruct_batched, sample_batched, write_samples
 
 LATENCY_BATCHES = (1, 16, 64)
 GUIDANCE_CURVE = (0.0, 1.0, 1.5, 2.0, 3.0, 5.0)
@@ -195,8 +195,7 @@ def evaluate_model(name: str, model: GenerativeModel, ev: Evaluator, n: int, see
         x = ev.test_images
         with torch.no_grad():
             labels = torch.as_tensor(ev.embed(x)[1]) if model.conditional else None
-            recon = torch.cat([model.reconstruct(x[i:i + 500], labels[i:i + 500] if labels is not None else None)
-                               for i in range(0, len(x), 500)])
+            recon = reconstruct_batched(model, x, labels)
         out["reconstruction_mse"] = float((recon - x).pow(2).mean())
         if model.has_likelihood:
             torch.manual_seed(seed)

@@ -59,6 +59,15 @@ def sample_batched(model: GenerativeModel, n: int, labels: Optional[torch.Tensor
     return torch.cat(out), (torch.cat(drawn) if drawn else None)
 
 
+@torch.no_grad()
+def reconstruct_batched(model: GenerativeModel, x: torch.Tensor, labels: Optional[torch.Tensor] = None,
+                        batch_size: int = 500) -> torch.Tensor:
+    """``model.reconstruct`` of images in [0, 1], ``batch_size`` at a time (labels only for conditional models)."""
+    return torch.cat([model.reconstruct(x[i:i + batch_size].to(model.device),
+                                        labels[i:i + batch_size].to(model.device) if labels is not None else None).cpu()
+                      for i in range(0, len(x), batch_size)])
+
+
 def write_samples(images: torch.Tensor, labels: Optional[torch.Tensor], out: Path) -> Path:
     """``.npz`` with ``images`` uint8 [N, 28, 28] (and ``labels``), or a ``.png`` grid."""
     out = Path(out)

@@ -30,7 +30,7 @@ FAMILY_TEXT = {
                  "from pure noise and removes it step by step. Samples are **sharp and varied**, but each one costs "
                  "many network runs (1,000 with DDPM, 20–50 with DDIM). A null class lets the same network draw with or "
                  "without a class (classifier-free guidance).",
-    "latent-diffusion": "The same diffusion process, run on the 32 code numbers of a trained autoencoder instead of on "
+    "latent-diffusion": "The same diffusion process, run on the codes of a trained autoencoder instead of on the "
                         "784 pixels, then decoded. Each step is much cheaper; quality is capped by how well the "
                         "autoencoder rebuilds pictures.",
     "classifier": "A small convolutional network that recognises the class of a picture. GenZoo uses its inner "

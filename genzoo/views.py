@@ -28,8 +28,8 @@ from .zoo import Zoo
 Progress = Optional[Callable[[float, str], None]]
 Gallery = list[tuple[Image.Image, str]]
 
-LATENT_MODELS = ["ae-8", "ae-32", "vae", "vae-beta0", "vae-beta10", "cvae", "vae-2d"]
-RECONSTRUCT_MODELS = ["ae-8", "ae-32", "vae", "vae-beta0", "vae-beta10"]
+LATENT_MODELS = ["ae-8", "ae-32", "ae-grid", "vae", "vae-beta0", "vae-beta10", "cvae", "vae-2d"]
+RECONSTRUCT_MODELS = ["ae-8", "ae-32", "ae-grid", "vae", "vae-beta0", "vae-beta10"]
 CLASS_MODELS = ["cgan", "cvae", "ddpm-linear", "ddpm-cosine", "ldm"]
 DIFFUSION_MODELS = ["ddpm-linear", "ddpm-cosine", "ldm"]
 MAX_SAMPLES, MAX_FRAMES, MAX_SEED = 64, 16, 2**31 - 1

@@ -54,6 +54,49 @@ class ConvDecoder(nn.Module):
         return self.deconv(self.fc(z).view(-1, 2 * self.c, 4, 4))
 
 
+class GridEncoder(nn.Module):
+    """28x28 image -> a ``k`` x 7 x 7 grid of codes, flattened to ``k * 49`` numbers.
+
+    A code that keeps the layout of the picture (each cell describes its 4x4 patch) is what real
+    latent diffusion uses as its first stage: it rebuilds fine texture that one short vector blurs.
+    """
+
+    def __init__(self, k: int, channels: int = 32):
+        super().__init__()
+        c = channels
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, c, 3, 1, 1), nn.SiLU(),
+            nn.Conv2d(c, 2 * c, 4, 2, 1), nn.SiLU(),             # 28 -> 14
+            nn.Conv2d(2 * c, 2 * c, 3, 1, 1), nn.SiLU(),
+            nn.Conv2d(2 * c, 2 * c, 4, 2, 1), nn.SiLU(),         # 14 -> 7
+            nn.Conv2d(2 * c, 2 * c, 3, 1, 1), nn.SiLU(),
+            nn.Conv2d(2 * c, k, 1), nn.Flatten(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class GridDecoder(nn.Module):
+    """Flattened ``k`` x 7 x 7 code grid -> 28x28 logits."""
+
+    def __init__(self, k: int, channels: int = 32):
+        super().__init__()
+        c = channels
+        self.deconv = nn.Sequential(
+            nn.Unflatten(1, (k, 7, 7)),
+            nn.Conv2d(k, 2 * c, 3, 1, 1), nn.SiLU(),
+            nn.Conv2d(2 * c, 2 * c, 3, 1, 1), nn.SiLU(),
+            nn.ConvTranspose2d(2 * c, 2 * c, 4, 2, 1), nn.SiLU(),   # 7 -> 14
+            nn.Conv2d(2 * c, c, 3, 1, 1), nn.SiLU(),
+            nn.ConvTranspose2d(c, c, 4, 2, 1), nn.SiLU(),           # 14 -> 28
+            nn.Conv2d(c, 1, 3, 1, 1),                               # logits
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.deconv(z)
+
+
 def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """-log p(x | logits) summed over pixels, one value per image (nats)."""
     return F.binary_cross_entropy_with_logits(logits.float(), x, reduction="none").flatten(1).sum(1)
@@ -62,16 +105,22 @@ def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 class Autoencoder(GenerativeModel):
     """Deterministic autoencoder. To draw new images it samples a Gaussian fitted
     to the training codes (``prior_mean``, ``prior_scale_tril``): the classic way to
-    show that a plain autoencoder's latent space has holes."""
+    show that a plain autoencoder's latent space has holes.
+
+    With ``grid = k`` the code is a k x 7 x 7 grid (``latent_dim`` = 49 k numbers, flattened, so
+    maps, interpolation and sampling treat it like any other code)."""
 
     family = "autoencoder"
     can_encode = True
 
-    def __init__(self, latent_dim: int = 8, channels: int = 32, hidden: int = 256):
+    def __init__(self, latent_dim: int = 8, channels: int = 32, hidden: int = 256, grid: int = 0):
         super().__init__()
+        if grid:
+            latent_dim = grid * 49
         self._latent_dim = latent_dim
-        self.encoder = ConvEncoder(latent_dim, channels, hidden)
-        self.decoder = ConvDecoder(latent_dim, channels, hidden)
+        self.grid = grid
+        self.encoder = GridEncoder(grid, channels) if grid else ConvEncoder(latent_dim, channels, hidden)
+        self.decoder = GridDecoder(grid, channels) if grid else ConvDecoder(latent_dim, channels, hidden)
         self.register_buffer("prior_mean", torch.zeros(latent_dim))
         self.register_buffer("prior_scale_tril", torch.eye(latent_dim))
 

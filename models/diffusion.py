@@ -299,20 +299,21 @@ class SelfAttention(nn.Module):
 
 class UNet(nn.Module):
     """Small UNet for 28x28: resolutions 28 -> 14 -> 7, attention at 7x7 in the middle.
+    (Latent diffusion runs one at a single 7x7 resolution over a grid of ``in_channels`` codes.)
 
     eps_theta(x_t, t, y): the time embedding plus a class embedding (``num_classes`` + 1
     entries, the last one the null class) conditions every residual block.
     """
 
     def __init__(self, channels: int = 32, channel_mults: tuple = (1, 2, 2), num_res_blocks: int = 2,
-                 num_classes: int = 10, dropout: float = 0.1):
+                 num_classes: int = 10, dropout: float = 0.1, in_channels: int = 1):
         super().__init__()
         c = channels
         emb = 4 * c
         self.c = c
         self.time_mlp = nn.Sequential(nn.Linear(c, emb), nn.SiLU(), nn.Linear(emb, emb))
         self.class_emb = nn.Embedding(num_classes + 1, emb)
-        self.conv_in = nn.Conv2d(1, c, 3, padding=1)
+        self.conv_in = nn.Conv2d(in_channels, c, 3, padding=1)
         chans = [c * m for m in channel_mults]
         self.down = nn.ModuleList()
         skips = [c]
@@ -333,7 +334,7 @@ class UNet(nn.Module):
                 cur = ch
             if i > 0:
                 self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cur, cur, 3, padding=1)))
-        self.out = nn.Sequential(nn.GroupNorm(8, cur), nn.SiLU(), nn.Conv2d(cur, 1, 3, padding=1))
+        self.out = nn.Sequential(nn.GroupNorm(8, cur), nn.SiLU(), nn.Conv2d(cur, in_channels, 3, padding=1))
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)
 

@@ -1,18 +1,22 @@
 """Latent diffusion: the same DDPM maths run over the codes of a trained autoencoder.
 
 The autoencoder is frozen; its codes are standardised per dimension
-(``latent_mean``, ``latent_std``, measured on the training set) and a small MLP
-predicts the noise. Sampling runs the reverse process in the latent space and
-decodes the result, so each step is far cheaper than in pixel space.
+(``latent_mean``, ``latent_std``, measured on the training set). For a vector
+code a small MLP predicts the noise; for a grid code (k x 7 x 7, as in Rombach
+et al.'s latent diffusion) a small UNet at 7x7 does. Sampling runs the reverse
+process in the latent space and decodes the result, so each step works on
+16x fewer positions than in pixel space.
 """
 from __future__ import annotations
+
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .autoencoders import Autoencoder
-from .diffusion import DiffusionBase, timestep_embedding
+from .diffusion import DiffusionBase, UNet, timestep_embedding
 
 
 class LatentDenoiser(nn.Module):
@@ -42,6 +46,18 @@ class LatentDenoiser(nn.Module):
         return self.out(h)
 
 
+class GridDenoiser(nn.Module):
+    """eps_theta for grid codes: unflattens the k*49 numbers to k x 7 x 7 and runs a UNet there."""
+
+    def __init__(self, k: int, num_classes: int = 10, **unet):
+        super().__init__()
+        self.k = k
+        self.unet = UNet(in_channels=k, num_classes=num_classes, **unet)
+
+    def forward(self, z: torch.Tensor, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.unet(z.view(len(z), self.k, 7, 7), t, labels).flatten(1)
+
+
 class LatentDiffusion(DiffusionBase):
     """Class-conditional DDPM over the codes of a frozen autoencoder, with guidance."""
 
@@ -51,7 +67,9 @@ class LatentDiffusion(DiffusionBase):
 
     def __init__(self, autoencoder: dict | None = None, schedule: str = "cosine", T: int = 1000,
                  width: int = 256, depth: int = 4, num_classes: int = 10, p_uncond: float = 0.1,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, unet: Optional[dict] = None):
+        """``width``/``depth`` size the MLP used for vector codes; ``unet`` (UNet keyword arguments,
+        for example ``{"channels": 64, "channel_mults": [1]}``) the denoiser used for grid codes."""
         super().__init__()
         self._init_diffusion(schedule, T, num_classes, p_uncond)
         self.autoencoder = Autoencoder(**(autoencoder or {"latent_dim": 32}))
@@ -59,7 +77,14 @@ class LatentDiffusion(DiffusionBase):
         d = self.autoencoder.latent_dim
         self.register_buffer("latent_mean", torch.zeros(d))
         self.register_buffer("latent_std", torch.ones(d))
-        self.net = LatentDenoiser(d, width, depth, num_classes, dropout)
+        if self.autoencoder.grid:
+            unet = {"dropout": dropout, **(unet or {})}
+            unet["channel_mults"] = tuple(unet.get("channel_mults", (1,)))
+            self.net = GridDenoiser(self.autoencoder.grid, num_classes, **unet)
+        elif unet:
+            raise ValueError("a UNet denoiser needs a grid autoencoder (autoencoder={'grid': k, ...})")
+        else:
+            self.net = LatentDenoiser(d, width, depth, num_classes, dropout)
 
     @property
     def latent_dim(self) -> int:

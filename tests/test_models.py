@@ -70,11 +70,12 @@ def _loss(model, x, y, key="loss"):
 
 @pytest.mark.parametrize("make,steps,lr,factor", [
     (lambda: Autoencoder(latent_dim=8, channels=8, hidden=64), 150, 3e-3, 3.0),
+    (lambda: Autoencoder(grid=1, channels=8), 150, 3e-3, 3.0),
     (lambda: VAE(latent_dim=8, beta=1.0, channels=8, hidden=64), 150, 3e-3, 2.0),
     (lambda: VAE(latent_dim=8, conditional=True, channels=8, hidden=64), 150, 3e-3, 2.0),
     (lambda: DDPM(channels=8, channel_mults=[1, 2], num_res_blocks=1, dropout=0.0), 100, 3e-3, 3.0),
     (lambda: Classifier(channels=8, feature_dim=32), 60, 2e-3, 5.0),
-], ids=["ae", "vae", "cvae", "ddpm", "classifier"])
+], ids=["ae", "ae-grid", "vae", "cvae", "ddpm", "classifier"])
 def test_tiny_model_overfits_tiny_batch(make, steps, lr, factor, batch):
     torch.manual_seed(0)
     model = make()
@@ -85,20 +86,30 @@ def test_tiny_model_overfits_tiny_batch(make, steps, lr, factor, batch):
     assert after < before / factor, (before, after)
 
 
-def test_latent_diffusion_learns_the_code_distribution(batch):
+@pytest.mark.parametrize("code, denoiser", [
+    ({"latent_dim": 4, "channels": 8, "hidden": 32}, {"width": 64, "depth": 2}),                 # vector code, MLP
+    ({"grid": 1, "channels": 8}, {"unet": {"channels": 16, "channel_mults": [1], "num_res_blocks": 1}}),  # 7x7 grid, UNet
+])
+def test_latent_diffusion_learns_the_code_distribution(batch, code, denoiser):
     torch.manual_seed(0)
     x, y = batch
-    ae = Autoencoder(latent_dim=4, channels=8, hidden=32)
+    ae = Autoencoder(**code)
     _train(ae, x, y, 50, 2e-3)
-    ldm = LatentDiffusion(autoencoder={"latent_dim": 4, "channels": 8, "hidden": 32}, width=64, depth=2)
+    ldm = LatentDiffusion(autoencoder=code, **denoiser)
     ldm.set_autoencoder(ae, x)
-    assert torch.allclose(ldm.from_images(x).mean(0), torch.zeros(4), atol=1e-4)
+    d = ae.latent_dim
+    assert torch.allclose(ldm.from_images(x).mean(0), torch.zeros(d), atol=1e-4)
     before = sum(_loss(ldm, x, y) for _ in range(5))
     _train(ldm, x, y, 300, 2e-3)
     after = sum(_loss(ldm, x, y) for _ in range(5))
     assert after < before / 2, (before, after)
     # the frozen autoencoder is not touched by training
     assert all(torch.equal(a, b) for a, b in zip(ae.state_dict().values(), ldm.autoencoder.state_dict().values()))
+
+
+def test_latent_unet_needs_a_grid_code():
+    with pytest.raises(ValueError, match="grid autoencoder"):
+        LatentDiffusion(autoencoder={"latent_dim": 4}, unet={"channels": 16})
 
 
 def test_gan_generator_moves_towards_the_data(batch):

@@ -93,6 +93,8 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
     info = dataset_info(dataset)
     epochs = history.get("epochs", [])
     total = sum(e["time_s"] for e in epochs)
+    config = json.loads((folder / CONFIG).read_text()) if (folder / CONFIG).exists() else spec.kwargs
+    current = all(config.get(k) == v for k, v in json.loads(json.dumps(spec.kwargs)).items())
     lines = [
         f"# {spec.title} — {info.title}", "",
         spec.summary, "",
@@ -100,7 +102,7 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
         f"| model name | `{spec.name}` |",
         f"| class | `models.{type(model).__name__}` ({model.family}) |",
         f"| parameters | {count_parameters(model):,} |",
-        f"| configuration | `{json.dumps(spec.kwargs)}` |",
+        f"| configuration | `{json.dumps(config)}` |",
         f"| data | {info.title}, 60,000 training images |",
         f"| epochs | {len(epochs)} of {history.get('planned_epochs', spec.epochs)} |",
         f"| batch size / learning rate | {spec.batch_size} / {spec.lr} ({spec.lr_schedule}) |",
@@ -109,7 +111,10 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
         f"| wall time | {total / 60:.1f} min |",
         f"| hardware | {history.get('hardware', 'unknown')} |",
     ]
-    if spec.base:
+    if not current:
+        lines.append("| note | trained with an earlier configuration than the registry's current one "
+                     f"(`python -m genzoo train --dataset {dataset} --model {spec.name}` retrains it) |")
+    elif spec.base:
         lines.append(f"| built on | `{spec.base}` (its weights are stored inside this checkpoint) |")
     referee = folder / "referee.json"
     if metrics is None and referee.exists():

@@ -7,6 +7,7 @@ from safetensors.torch import load_file, save_file
 
 from genzoo.checkpoints import CheckpointError, load_folder, load_model, save_model
 from genzoo.registry import GENERATIVE, SPECS
+from models import Autoencoder
 
 
 @pytest.mark.parametrize("name", list(SPECS))
@@ -143,3 +144,20 @@ def test_readme_tables_are_refilled_from_the_shipped_checkpoints(tmp_path):
     assert ckpt_table[0].startswith("| model | epochs |") and len(ckpt_table) == 2 + len(SPECS)
     script.update_readme(readme)
     assert readme.read_text() == text            # refilling again changes nothing
+
+
+def test_card_reports_the_checkpoints_own_configuration(tmp_path):
+    """A checkpoint trained before the registry changed keeps loading from its own config.json, and its card
+    says so instead of printing the registry's new settings."""
+    from genzoo.checkpoints import write_model_card
+    spec = SPECS["ae-8"]
+    older = Autoencoder(latent_dim=6)
+    folder = tmp_path / "mnist" / "ae-8"
+    save_model(older, folder)
+    assert load_model("mnist", "ae-8", root=tmp_path).latent_dim == 6
+    write_model_card(folder, spec, "mnist", older, {"epochs": []})
+    card = (folder / "README.md").read_text()
+    assert '"latent_dim": 6' in card and "earlier configuration" in card
+    save_model(spec.build(), folder)
+    write_model_card(folder, spec, "mnist", spec.build(), {"epochs": []})
+    assert "earlier configuration" not in (folder / "README.md").read_text()

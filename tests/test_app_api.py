@@ -8,6 +8,8 @@ from PIL import Image
 
 from genzoo.data import DATASETS
 from genzoo.evaluation import GUIDANCE_CURVE
+from genzoo.registry import GENERATIVE, SPECS
+from genzoo.views import RECONSTRUCT_MODELS
 
 
 @pytest.fixture(scope="module")
@@ -117,12 +119,12 @@ def test_latent_drawing_marks_the_point_and_finds_neighbours(client, drawing):
 
 def test_reconstruct_test_image_and_drawing(client, drawing):
     gallery, slider, table = client.predict("mnist", "test image", "2", 1, None, api_name="/reconstruct")
-    assert [g["caption"].split(" — ")[0] for g in gallery] == [
-        "input", "Autoencoder (8-D)", "Autoencoder (32-D)", "VAE (beta = 1)", "VAE (beta = 0)", "VAE (beta = 10)"]
+    assert [g["caption"].split(" — ")[0] for g in gallery] == ["input"] + [SPECS[n].title for n in RECONSTRUCT_MODELS]
+    assert "Autoencoder (32-D)" in gallery[2]["caption"] and "VAE (beta = 10)" in gallery[-1]["caption"]
     assert len(slider) == 2 and all(size(p) == (112, 112) for p in slider)
     assert all(0 <= r[1] <= 1 for r in table["data"])
     gallery, _, _ = client.predict("mnist", "drawing", "2", 1, drawing, api_name="/reconstruct")
-    assert len(gallery) == 6
+    assert len(gallery) == 1 + len(RECONSTRUCT_MODELS)
     # only the autoencoders that exist for Fashion-MNIST appear
     gallery, _, _ = client.predict("fashion", "test image", "Bag", 0, None, api_name="/reconstruct")
     assert [g["caption"].split(" — ")[0] for g in gallery] == ["input", "Autoencoder (8-D)", "VAE (beta = 1)"]
@@ -171,7 +173,7 @@ def test_scoreboard_reads_the_measurements(client):
 def test_speed_measures_every_model(client):
     table = client.predict("mnist", api_name="/speed")
     rows = {r[0]: r for r in table["data"]}
-    assert len(rows) == 12 and all(r[4] == "ready" for r in rows.values())
+    assert len(rows) == len(GENERATIVE) and all(r[4] == "ready" for r in rows.values())
     assert rows["Diffusion (cosine schedule)"][2] == 50 and rows["GAN"][2] == 1
     assert all(r[1] > 0 and r[3] > 0 for r in rows.values())
 
@@ -186,7 +188,7 @@ def test_dataset_switch_updates_class_names_and_which_models_are_unavailable(cli
 def test_model_guide(client):
     table, advice = client.predict("mnist", api_name="/guide")
     rows = {r[0]: r for r in table["data"]}
-    assert len(rows) == 13
+    assert len(rows) == len(SPECS)
     assert rows["GAN"][1:6] == ["yes", "no", "no", "yes", "no"]                 # no encoder, no likelihood
     assert rows["VAE (beta = 1)"][3:6] == ["yes", "yes", "ELBO, in nats"]
     assert rows["Evaluator classifier"][1] == "no"
@@ -211,6 +213,6 @@ def test_the_remaining_endpoints(client):
         gallery, table = client.predict("fashion", api_name=api)
         assert gallery[-1]["caption"] == "Ankle boot" and len(table["data"]) == 11
     table, advice = client.predict("fashion", api_name="/guide_on_switch")
-    assert len(table["data"]) == 13 and "Which model" in advice
+    assert len(table["data"]) == len(SPECS) and "Which model" in advice
     about, layers = client.predict("fashion", "gan", api_name="/guide_model_on_load")
     assert "min_G" in about and layers["data"]

@@ -94,7 +94,6 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
     epochs = history.get("epochs", [])
     total = sum(e["time_s"] for e in epochs)
     config = json.loads((folder / CONFIG).read_text()) if (folder / CONFIG).exists() else spec.kwargs
-    current = all(config.get(k) == v for k, v in json.loads(json.dumps(spec.kwargs)).items())
     lines = [
         f"# {spec.title} — {info.title}", "",
         spec.summary, "",
@@ -111,10 +110,7 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
         f"| wall time | {total / 60:.1f} min |",
         f"| hardware | {history.get('hardware', 'unknown')} |",
     ]
-    if not current:
-        lines.append("| note | trained with an earlier configuration than the registry's current one "
-                     f"(`python -m genzoo train --dataset {dataset} --model {spec.name}` retrains it) |")
-    elif spec.base:
+    if spec.base:
         lines.append(f"| built on | `{spec.base}` (its weights are stored inside this checkpoint) |")
     referee = folder / "referee.json"
     if metrics is None and referee.exists():
@@ -217,9 +213,20 @@ def load_history(folder: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {"epochs": []}
 
 
+def matches_spec(config: dict, spec: ModelSpec) -> bool:
+    """Whether a checkpoint's config.json has the registry's current settings (it may hold more keys: defaults)."""
+    return all(config.get(k) == v for k, v in json.loads(json.dumps(spec.kwargs)).items())
+
+
 def refresh_card(dataset: str, name: str, root: Optional[Path] = None) -> Path:
-    """Rewrite a checkpoint's model card from its files (after new measurements land beside it)."""
+    """Rewrite a checkpoint's model card from its files (after new measurements land beside it).
+
+    A checkpoint trained before the registry's settings changed keeps the card written when it was trained:
+    the batch size, learning rate and the rest come from the registry, and would be wrong for it."""
     folder = model_dir(dataset, name, root)
-    model = load_folder(get_spec(name).cls, folder)
-    write_model_card(folder, get_spec(name), dataset, model, load_history(folder))
+    spec = get_spec(name)
+    if not matches_spec(json.loads((folder / CONFIG).read_text()), spec):
+        log.warning("%s/%s predates the registry's current settings; its card from training time is kept", dataset, name)
+        return folder / "README.md"
+    write_model_card(folder, spec, dataset, load_folder(spec.cls, folder), load_history(folder))
     return folder / "README.md"

@@ -26,17 +26,24 @@ def _train(args) -> None:
             print(f"{dataset}/{spec.name}: saved to {folder} ({(time.time() - t0) / 60:.1f} min)")
 
 
-def _sample(args) -> None:
+def _load(args, able, why: str):
+    """The model a command works on, checked for what the command needs (``able``), on ``--threads`` threads."""
     import torch
 
     from .checkpoints import load_model
-    from .sampling import resolve_labels, sample_batched, write_samples
 
     model = load_model(args.dataset, args.model, root=args.checkpoints)
-    if not model.generative:
-        raise ValueError(f"{args.model} is not a generative model")
+    if not able(model):
+        raise ValueError(why)
     if args.threads:
         torch.set_num_threads(args.threads)
+    return model
+
+
+def _sample(args) -> None:
+    from .sampling import resolve_labels, sample_batched, write_samples
+
+    model = _load(args, lambda m: m.generative, f"{args.model} is not a generative model")
     label = args.labels if args.labels else args.label
     labels = resolve_labels(model, args.n, label)
     options = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps, eta=args.eta, guidance=args.guidance).items()
@@ -51,17 +58,11 @@ def _sample(args) -> None:
 
 
 def _reconstruct(args) -> None:
-    import torch
-
-    from .checkpoints import load_model
     from .data import load_split, to_unit
     from .sampling import reconstruct_batched, write_samples
 
-    model = load_model(args.dataset, args.model, root=args.checkpoints)
-    if not model.can_encode:
-        raise ValueError(f"{args.model} has no encoder, so it cannot rebuild pictures (try an autoencoder or a VAE)")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    model = _load(args, lambda m: m.can_encode,
+                  f"{args.model} has no encoder, so it cannot rebuild pictures (try an autoencoder or a VAE)")
     images, labels = load_split(args.dataset, False, args.data_root)
     images, labels = images[:args.n], labels[:args.n]
     out = reconstruct_batched(model, to_unit(images), labels if model.conditional else None)

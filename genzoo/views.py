@@ -96,6 +96,14 @@ class Views:
     def title(self, name: str) -> str:
         return SPECS[name].title if name in SPECS else name
 
+    def caption(self, dataset: str, name: str) -> str:
+        """The model's title, with a warning when its checkpoint is still part-way through training."""
+        e = self.zoo.entry(dataset, name)
+        if not e.in_training:
+            return self.title(name)
+        done, planned = e.epochs_done
+        return f"{self.title(name)} (still training: {done} of {planned} epochs)"
+
     def names_for(self, dataset: str, wanted: Sequence[str]) -> list[str]:
         if isinstance(wanted, str):
             wanted = [wanted]
@@ -142,7 +150,7 @@ class Views:
                 progress(i / len(names), f"drawing from {self.title(name)}")
             opts = tuple(sorted(self.sampler_options(name, sampler, steps).items()))
             img, secs = self._sample(dataset, name, n, seed, None, opts)
-            out.append((img, f"{self.title(name)} — {secs:.2f} s"))
+            out.append((img, f"{self.caption(dataset, name)} — {secs:.2f} s"))
         return out
 
     # -- 3. pick a class -----------------------------------------------------------------
@@ -163,7 +171,7 @@ class Views:
                 progress(i / len(CLASS_MODELS), f"drawing from {self.title(name)}")
             opts = tuple(sorted(self.sampler_options(name, guidance=guidance).items()))
             img, secs = self._sample(dataset, name, n, seed, k, opts)
-            out.append((img, f"{self.title(name)} — {secs:.2f} s"))
+            out.append((img, f"{self.caption(dataset, name)} — {secs:.2f} s"))
         if not out:
             raise ValueError("no class-conditional model is available for this dataset")
         return out
@@ -204,7 +212,7 @@ class Views:
         for name, path, what in strips:
             inner = path[1:-1] if len(path) == frames + 2 else path      # smoothness of the model's own frames
             s = explore.smoothness(inner)
-            labelled.append((f"{self.title(name)}\n{what}\nsmoothness {s:.2f}", grid_pil(path, nrow=len(path), scale=2)))
+            labelled.append((f"{self.caption(dataset, name)}\n{what}\nsmoothness {s:.2f}", grid_pil(path, nrow=len(path), scale=2)))
             rows.append([self.title(name), round(s, 3)])
         for j in range(frames):
             column = torch.cat([p[1 + j if p.shape[0] == frames + 2 else j][None] for _, p, _ in strips])
@@ -335,8 +343,8 @@ class Views:
             with Image.open(e.folder / "samples" / f"epoch_{shown:03d}.png") as im:
                 img = im.convert("L")
             img = img.resize((img.width * 2, img.height * 2), Image.NEAREST)
-            done, planned = len(e.history.get("epochs", [])), e.history.get("planned_epochs", 0)
-            still = f" (training under way: {done} of {planned} epochs so far)" if done < planned else ""
+            done, planned = e.epochs_done
+            still = f" (training under way: {done} of {planned} epochs so far)" if e.in_training else ""
             out.append((img, f"{self.title(name)} — epoch {shown} of {done}{still}"))
         return out
 
@@ -542,7 +550,8 @@ class Views:
             opts = tuple(sorted(self.sampler_options(name).items()))
             secs = self._time(dataset, name, opts)
             evals = e.model.network_evaluations(**dict(opts), labels_given=False) if opts else 1
-            rows.append([self.title(name), e.parameters, evals, round(1000 * secs / 16, 2), "ready"])
+            rows.append([self.title(name), e.parameters, evals, round(1000 * secs / 16, 2),
+                         "still training" if e.in_training else "ready"])
         return rows
 
     @functools.lru_cache(maxsize=64)

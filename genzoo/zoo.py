@@ -36,6 +36,17 @@ class Entry:
         return self.model is not None
 
     @property
+    def epochs_done(self) -> tuple[int, int]:
+        """(epochs trained, epochs planned) from the checkpoint's history; (0, 0) without one."""
+        return len(self.history.get("epochs", [])), int(self.history.get("planned_epochs", 0))
+
+    @property
+    def in_training(self) -> bool:
+        """True for a checkpoint saved part-way through its training run (shipped so visitors can watch it grow)."""
+        done, planned = self.epochs_done
+        return 0 < done < planned
+
+    @property
     def parameters(self) -> Optional[int]:
         return count_parameters(self.model) if self.model is not None else None
 

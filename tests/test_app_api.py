@@ -74,6 +74,14 @@ def test_sample_with_an_unavailable_model_says_why(client):
         client.predict("fashion", ["ddpm-cosine"], 4, 0, "ddim", 5, api_name="/sample")
 
 
+def test_a_checkpoint_still_in_training_says_so(client):
+    gallery = client.predict("fashion", ["gan", "vae"], 4, 0, "ddim", 5, api_name="/sample")
+    assert gallery[0]["caption"].startswith("GAN (still training: 1 of 3 epochs) — ")
+    assert gallery[1]["caption"].startswith("VAE (beta = 1) — ")
+    gallery = client.predict("fashion", ["gan"], 1, api_name="/training_grids")
+    assert gallery[0]["caption"] == "GAN — epoch 1 of 1 (training under way: 1 of 3 epochs so far)"
+
+
 def test_pick_class_draws_with_every_conditional_model(client):
     gallery = client.predict("mnist", "7", 2.0, 3, 0, api_name="/pick_class")
     assert [g["caption"].split(" — ")[0] for g in gallery] == [

@@ -88,7 +88,7 @@ SPECS: dict[str, ModelSpec] = {s.name: s for s in [
                "unet": {"channels": 64, "channel_mults": [1], "num_res_blocks": 2}, "p_uncond": 0.1, "dropout": 0.1},
               "Latent diffusion", "Diffusion run on the autoencoder's small 7×7 grid of codes, then decoded: "
               "16 times fewer positions to denoise at each step.",
-              epochs=30, lr=5e-4, warmup_steps=500, ema_decay=0.9995, precision="bf16", base="ae-grid",
+              epochs=60, lr=5e-4, warmup_steps=500, ema_decay=0.9995, precision="bf16", base="ae-grid",
               sampler={"sampler": "ddim", "steps": 50, "eta": 0.0, "guidance": DEFAULT_GUIDANCE}),
     ModelSpec("classifier", Classifier, {"channels": 32, "feature_dim": 128}, "Evaluator classifier",
               "Recognises the class of an image; used to score the other models.", epochs=8, lr=2e-3),

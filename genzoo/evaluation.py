@@ -149,11 +149,13 @@ def precision_check(model: GenerativeModel, ev: Evaluator, drawn: torch.Tensor, 
 
 
 def sampler_settings(name: str) -> dict[str, dict]:
-    """The sampler settings the app offers for a model (diffusion: DDPM 1000, DDIM 50 and 20)."""
-    if not sampler_options(name):
+    """The sampler settings the app offers for a model, its own default first (the one samples are scored with);
+    diffusion: the default, DDIM 50 and 20, DDPM 1000."""
+    default = sampler_options(name)
+    if not default:
         return {"default": {}}
-    return {"ddim-50": sampler_options(name, "ddim", 50), "ddim-20": sampler_options(name, "ddim", 20),
-            "ddpm-1000": sampler_options(name, "ddpm")}
+    return {f"{default['sampler']}-{default['steps']}": default, "ddim-50": sampler_options(name, "ddim", 50),
+            "ddim-20": sampler_options(name, "ddim", 20), "ddpm-1000": sampler_options(name, "ddpm")}
 
 
 def evaluate_model(name: str, model: GenerativeModel, ev: Evaluator, n: int, seed: int,

@@ -141,3 +141,18 @@ def test_summary_says_which_scores_were_drawn_in_bfloat16(app_checkpoints, tmp_p
     assert ("pictures scored for Diffusion (cosine schedule) were drawn with a shorter number format (bf16) than the "
             "app's. Checked on 100 pictures drawn both ways from the same noise: the evaluator saw the same class in "
             "100% of them, and pixels differ by 0.3% on average.") in views.summary(m)
+
+
+def test_samples_are_scored_with_each_models_own_default_sampler(monkeypatch):
+    import dataclasses
+
+    from genzoo import registry
+    from genzoo.evaluation import sampler_settings
+
+    assert list(sampler_settings("ddpm-cosine")) == ["ddim-50", "ddim-20", "ddpm-1000"]
+    assert sampler_settings("gan") == {"default": {}}
+    spec = registry.SPECS["ldm"]
+    monkeypatch.setitem(registry.SPECS, "ldm", dataclasses.replace(spec, sampler={**spec.sampler, "steps": 100}))
+    settings = sampler_settings("ldm")
+    assert list(settings) == ["ddim-100", "ddim-50", "ddim-20", "ddpm-1000"]
+    assert settings["ddim-100"]["steps"] == 100 and settings["ddpm-1000"]["eta"] == 1.0

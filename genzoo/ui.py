@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import functools
+import os
 import random
+import tempfile
+from pathlib import Path
 from typing import Callable
 
 import gradio as gr
+from gradio import processing_utils
 from gradio.data_classes import FileData
 from PIL import Image, UnidentifiedImageError
 
@@ -16,6 +20,37 @@ from .views import (DIFFUSION_MODELS, LATENT_MODELS, MAX_FRAMES, MAX_SAMPLES, Vi
 #: the largest picture read from an upload, checked from its header before anything is decoded
 MAX_UPLOAD_PIXELS = 4000 * 4000
 Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS      # and Pillow refuses twice that anywhere in the process
+
+
+
+def save_pil_to_cache(img: Image.Image, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+    """Gradio's ``save_pil_to_cache``, writing the file under a temporary name and renaming it into place.
+
+    Gradio names a cached picture by a hash of its bytes and rewrites that file in place every time it is returned.
+    When two visitors get the same picture at once (the same test image rebuilt, the same point decoded), one
+    rewrite truncates the file while the other visitor's browser is downloading it, and that download breaks off
+    empty. A rename is atomic, and a file that already exists already holds these bytes, so it is only touched (the
+    cache ages files by their change time).
+    """
+    data = processing_utils.encode_pil_to_bytes(img, format)
+    folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+    folder.mkdir(exist_ok=True, parents=True)
+    target = (folder / f"{name}.{format}").resolve()
+    try:
+        os.utime(target)
+        return str(target)
+    except FileNotFoundError:
+        pass
+    fd, staging = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(fd, 0o644)       # as readable as a file Gradio writes itself
+        f.write(data)
+    os.replace(staging, target)
+    return str(target)
+
+
+# every image output (Image, Gallery, ImageSlider) saves through this module attribute
+processing_utils.save_pil_to_cache = save_pil_to_cache
 
 DATASET_CHOICES = [(info.title, key) for key, info in DATASETS.items()]
 HEAVY = "heavy"   # events that run networks share one worker: 2 CPU cores, 2 torch threads

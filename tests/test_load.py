@@ -1,8 +1,13 @@
 """Short versions of the load and soak runs in benchmarks/load.py, and the queue's polite refusal when full."""
+import os
 import threading
+from pathlib import Path
 
+import numpy as np
 import pytest
+from gradio import processing_utils
 from gradio_client import Client
+from PIL import Image
 
 from benchmarks.load import LIGHT_MIX, MIX, rss_mb, run_load, run_soak
 from tests.app_server import AppServer
@@ -18,6 +23,34 @@ def test_memory_stays_flat_over_a_soak(app_server):
     report, before, after = run_soak(app_server.url, app_server.proc.pid, total=300, clients=3, warmup=60, mix=LIGHT_MIX)
     assert report.errors == [] and report.done >= 240
     assert after - before < 50, f"resident memory grew from {before:.0f} MB to {after:.0f} MB"
+
+
+def test_a_picture_being_downloaded_is_never_seen_half_written(tmp_path):
+    """Two visitors given the same picture at once: the one re-saving it must not empty the file the other is fetching.
+
+    Gradio's stock cache rewrote the file in place, and a read during the rewrite saw 0 or 4096 of its bytes; the
+    soak run above met this as a download cut short. The app saves through an atomic write instead.
+    """
+    import genzoo.ui  # noqa: F401 - installs the app's cache writer
+
+    img = Image.fromarray((np.random.default_rng(0).random((84, 84)) * 255).astype(np.uint8))
+    path = Path(processing_utils.save_pil_to_cache(img, str(tmp_path), format="png"))
+    size, stop, short = path.stat().st_size, threading.Event(), []
+
+    def resave():
+        while not stop.is_set():
+            assert processing_utils.save_pil_to_cache(img, str(tmp_path), format="png") == str(path)
+
+    writer = threading.Thread(target=resave)
+    writer.start()
+    try:
+        short = [n for n in (len(path.read_bytes()) for _ in range(5000)) if n != size]
+    finally:
+        stop.set()
+        writer.join()
+    assert short == [], f"{len(short)} of 5000 reads saw a partly written file ({sorted(set(short))[:3]} of {size} bytes)"
+    assert [p.name for p in path.parent.iterdir()] == [path.name]      # no staging files left behind
+    assert oct(os.stat(path).st_mode & 0o777) == "0o644"
 
 
 @pytest.fixture(scope="module")

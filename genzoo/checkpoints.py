@@ -112,6 +112,10 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
     ]
     if spec.base:
         lines.append(f"| built on | `{spec.base}` (its weights are stored inside this checkpoint) |")
+    if "decoder" in history:
+        d = history["decoder"]
+        lines.append(f"| decoder | taken from `{d['from']}` after its epoch {d['after_epoch']} ({d['date']}); "
+                     "same encoder, so the same codes |")
     referee = folder / "referee.json"
     if metrics is None and referee.exists():
         scores = json.loads(referee.read_text())

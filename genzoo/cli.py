@@ -80,6 +80,13 @@ def _evaluate(args) -> None:
         print(f"wrote {path}")
 
 
+def _refresh_decoder(args) -> None:
+    from .training import refresh_decoder
+
+    for dataset in (list(DATASETS) if args.dataset == "all" else [args.dataset]):
+        print(f"{dataset}/{args.model}: decoder refreshed in {refresh_decoder(dataset, args.model, args.checkpoints)}")
+
+
 def _export_data(args) -> None:
     from .zoo import export_subset
 
@@ -157,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--samples", help="also write the scored samples under DIR/<dataset>/ (MODEL-unconditional.npz, MODEL-cycle.npz)")
     v.add_argument("--no-progress", action="store_true")
     v.set_defaults(fn=_evaluate)
+
+    d = sub.add_parser("refresh-decoder", help="give a trained latent diffusion model its autoencoder's current "
+                                              "decoder (allowed while that autoencoder's encoder is unchanged)")
+    d.add_argument("--dataset", required=True, choices=[*DATASETS, "all"])
+    d.add_argument("--model", default="ldm", choices=[n for n in SPECS if SPECS[n].base])
+    d.add_argument("--checkpoints", help="checkpoint root (default: checkpoints/)")
+    d.set_defaults(fn=_refresh_decoder)
 
     e = sub.add_parser("export-data", help="write the small data subset the app shows (checkpoints/<dataset>/data_subset.npz)")
     e.add_argument("--dataset", required=True, choices=[*DATASETS, "all"])

@@ -20,8 +20,8 @@ from tqdm.auto import tqdm
 
 from models import ZooModel
 
-from .checkpoints import (HISTORY, checkpoint_root, hardware, load_model, save_model, write_json,
-                          write_model_card)
+from .checkpoints import (HISTORY, checkpoint_root, hardware, load_folder, load_history, load_model, save_model,
+                          write_json, write_model_card)
 from .data import load_split, to_unit
 from .imaging import save_grid
 from .registry import ModelSpec, get_spec
@@ -134,8 +134,14 @@ def save_state(folder: Path, model: ZooModel, optimizers: list, ema: Optional[EM
 def load_state(folder: Path, model: ZooModel, optimizers: list, ema: Optional[EMA], device) -> dict:
     meta = json.loads((folder / STATE_JSON).read_text())
     tensors = load_file(str(folder / STATE_WEIGHTS), device=str(device))
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
-    for j, opt in enumerate(optimizers):
+    missing, unexpected = model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")},
+                                                strict=False)
+    fresh = model.new_parts()
+    not_fresh = [k for k in missing if not k.startswith(fresh)] if fresh else missing
+    if not_fresh or unexpected:
+        raise ValueError(f"{folder / STATE_WEIGHTS} does not fit this model: missing {not_fresh[:5]}, "
+                         f"unexpected {unexpected[:5]}; train it afresh without --resume")
+    for j, opt in enumerate(optimizers[:len(meta["param_groups"])]):     # an optimiser of new parts starts fresh
         state: dict = defaultdict(dict)
         for k, v in tensors.items():
             if k.startswith(f"opt{j}."):
@@ -212,6 +218,7 @@ def train(opts: TrainOptions) -> Path:
         torch.manual_seed(opts.seed * 1000 + epoch)        # order and noise depend only on (seed, epoch)
         perm = torch.randperm(len(x))
         model.train()
+        model.on_epoch_start(epoch)
         sums: dict[str, float] = defaultdict(float)
         bar = tqdm(range(steps_per_epoch), desc=f"{opts.dataset}/{spec.name} {epoch}/{epochs}",
                    disable=not opts.progress, dynamic_ncols=True)
@@ -245,4 +252,40 @@ def train(opts: TrainOptions) -> Path:
         write_model_card(folder, spec, opts.dataset, model, history)
         print(f"{opts.dataset}/{spec.name} epoch {epoch}: " + ", ".join(
             f"{k}={v:.4g}" for k, v in record.items() if isinstance(v, float)), flush=True)
+    return folder
+
+
+def refresh_decoder(dataset: str, name: str = "ldm", root: Optional[Path] = None) -> Path:
+    """Give a trained latent diffusion model the current decoder (and code prior) of the autoencoder it is built on.
+
+    Its denoiser learned the codes that autoencoder's encoder makes, and any decoder of those same codes can draw
+    them: so this is allowed only while the encoder is unchanged, as after the autoencoder's adversarial epochs, which
+    freeze it. The checkpoint, its training state (so a later ``--resume`` keeps the new decoder) and its history
+    (which records the swap) are rewritten; the denoiser is untouched. Returns the checkpoint folder."""
+    spec = get_spec(name)
+    if not spec.base:
+        raise ValueError(f"{name} is not built on an autoencoder")
+    root = Path(root) if root else checkpoint_root()
+    folder, base_folder = root / dataset / name, root / dataset / spec.base
+    model = load_folder(spec.cls, folder)
+    base = load_folder(get_spec(spec.base).cls, base_folder)
+    old, new = model.autoencoder.state_dict(), base.autoencoder_state()
+    moved = [k for k in old if k.startswith("encoder.") and not torch.equal(old[k], new[k])]
+    if moved:
+        raise ValueError(f"{dataset}/{spec.base}'s encoder has changed since {name} learned its codes ({moved[0]}, ...): "
+                         f"its decoder cannot be swapped in; train {name} again")
+    model.autoencoder.load_state_dict(new)
+    save_model(model, folder, half=True)
+    history, base_epochs = load_history(folder), load_history(base_folder).get("epochs", [])
+    history["decoder"] = {"from": spec.base, "after_epoch": len(base_epochs), "date": time.strftime("%Y-%m-%d")}
+    if (folder / STATE_JSON).exists():
+        tensors = load_file(str(folder / STATE_WEIGHTS))
+        tensors.update({f"model.autoencoder.{k}": v.float().contiguous() for k, v in new.items()})
+        save_file(tensors, str(folder / (STATE_WEIGHTS + ".tmp")))
+        (folder / (STATE_WEIGHTS + ".tmp")).replace(folder / STATE_WEIGHTS)
+        meta = json.loads((folder / STATE_JSON).read_text())
+        meta["history"]["decoder"] = history["decoder"]
+        write_json(folder / STATE_JSON, meta)
+    write_json(folder / HISTORY, history)
+    write_model_card(folder, spec, dataset, model, history)
     return folder

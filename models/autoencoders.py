@@ -97,6 +97,27 @@ class GridDecoder(nn.Module):
         return self.deconv(z)
 
 
+class PatchDiscriminator(nn.Module):
+    """Judges each region of a picture real or rebuilt: logits ``[n, 1, 7, 7]``, one per overlapping patch.
+
+    The critic of Rombach et al.'s first stage (after Isola et al.'s PatchGAN): it punishes the blur a pixel loss
+    leaves in textures and edges, one neighbourhood at a time, rather than the picture as a whole.
+    """
+
+    def __init__(self, channels: int = 64):
+        super().__init__()
+        c = channels
+        self.net = nn.Sequential(
+            nn.Conv2d(1, c, 4, 2, 1), nn.LeakyReLU(0.2),                                 # 28 -> 14
+            nn.Conv2d(c, 2 * c, 4, 2, 1), nn.GroupNorm(8, 2 * c), nn.LeakyReLU(0.2),     # 14 -> 7
+            nn.Conv2d(2 * c, 2 * c, 3, 1, 1), nn.GroupNorm(8, 2 * c), nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * c, 1, 3, 1, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x * 2 - 1)
+
+
 def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """-log p(x | logits) summed over pixels, one value per image (nats)."""
     return F.binary_cross_entropy_with_logits(logits.float(), x, reduction="none").flatten(1).sum(1)
@@ -108,12 +129,19 @@ class Autoencoder(GenerativeModel):
     show that a plain autoencoder's latent space has holes.
 
     With ``grid = k`` the code is a k x 7 x 7 grid (``latent_dim`` = 49 k numbers, flattened, so
-    maps, interpolation and sampling treat it like any other code)."""
+    maps, interpolation and sampling treat it like any other code).
+
+    With ``adversarial = w > 0`` the epochs after ``adversarial_start`` sharpen the decoder against a
+    ``PatchDiscriminator``, as the first stage of latent diffusion is trained (Rombach et al. 2022): the encoder is
+    frozen there, so the codes stay exactly what they were, and the decoder minimises its reconstruction loss plus
+    ``w`` times an adversarial loss rescaled to pull as hard on the decoder's last layer (Esser et al.'s adaptive
+    weight). The discriminator only trains; drawing never uses it."""
 
     family = "autoencoder"
     can_encode = True
 
-    def __init__(self, latent_dim: int = 8, channels: int = 32, hidden: int = 256, grid: int = 0):
+    def __init__(self, latent_dim: int = 8, channels: int = 32, hidden: int = 256, grid: int = 0,
+                 adversarial: float = 0.0, adversarial_start: int = 0):
         super().__init__()
         if grid:
             latent_dim = grid * 49
@@ -123,6 +151,9 @@ class Autoencoder(GenerativeModel):
         self.decoder = GridDecoder(grid, channels) if grid else ConvDecoder(latent_dim, channels, hidden)
         self.register_buffer("prior_mean", torch.zeros(latent_dim))
         self.register_buffer("prior_scale_tril", torch.eye(latent_dim))
+        self.adversarial, self.adversarial_start = float(adversarial), int(adversarial_start)
+        self.discriminator = PatchDiscriminator() if adversarial else None
+        self.sharpening = False     # set per epoch by ``on_epoch_start``
 
     def encode(self, x: torch.Tensor, labels=None) -> torch.Tensor:
         return self.encoder(x)
@@ -146,6 +177,60 @@ class Autoencoder(GenerativeModel):
         nll = bernoulli_nll(logits, x).mean()
         mse = F.mse_loss(torch.sigmoid(logits.float()), x)
         return nll, {"loss": nll.item(), "recon_nll": nll.item(), "mse": mse.item()}
+
+    # -- the adversarial phase ---------------------------------------------------------------
+    def autoencoder_state(self) -> dict[str, torch.Tensor]:
+        """The weights that encode and decode (not the discriminator, which only trains)."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("discriminator.")}
+
+    def new_parts(self) -> tuple[str, ...]:
+        return ("discriminator.",) if self.discriminator is not None else ()
+
+    def configure_optimizers(self, lr):
+        ae = [p for name, p in self.named_parameters() if not name.startswith("discriminator.")]
+        opts = [torch.optim.AdamW(ae, lr=lr, weight_decay=0.0)]
+        if self.discriminator is not None:
+            opts.append(torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.9)))
+        return opts
+
+    def ema_parameters(self):
+        return [p for name, p in self.named_parameters() if not name.startswith("discriminator.")]
+
+    def on_epoch_start(self, epoch: int) -> None:
+        self.sharpening = self.discriminator is not None and epoch > self.adversarial_start
+
+    def adaptive_weight(self, rec: torch.Tensor, adv: torch.Tensor) -> float:
+        """``adversarial`` x |grad rec| / |grad adv| at the decoder's last layer, so neither loss drowns the other."""
+        last = self.decoder.deconv[-1].weight
+        g_rec = torch.autograd.grad(rec, last, retain_graph=True)[0].norm()
+        g_adv = torch.autograd.grad(adv, last, retain_graph=True)[0].norm()
+        return self.adversarial * (g_rec / (g_adv + 1e-4)).clamp(max=1e4).item()
+
+    def train_step(self, x, y, optimizers, autocast):
+        if not self.sharpening:
+            return super().train_step(x, y, optimizers[:1], autocast)
+        opt_ae, opt_d = optimizers
+        with torch.no_grad(), autocast():
+            z = self.encoder(x).float()         # frozen: the codes do not move
+        with autocast():
+            logits = self.decoder(z)
+        rec = bernoulli_nll(logits, x).mean()
+        fake = torch.sigmoid(logits.float())
+        with autocast():
+            adv = F.softplus(-self.discriminator(fake).float()).mean()      # non-saturating: -log D(rebuilt)
+        weight = self.adaptive_weight(rec, adv)
+        opt_ae.zero_grad(set_to_none=True)
+        (rec + weight * adv).backward()
+        opt_ae.step()
+        with autocast():
+            d_real, d_fake = self.discriminator(x).float(), self.discriminator(fake.detach()).float()
+        loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        return {"loss": rec.item(), "recon_nll": rec.item(), "mse": F.mse_loss(fake.detach(), x).item(),
+                "adv": adv.item(), "adv_weight": weight, "loss_d": loss_d.item(),
+                "d_real": torch.sigmoid(d_real).mean().item(), "d_fake": torch.sigmoid(d_fake).mean().item()}
 
     @torch.no_grad()
     def on_epoch_end(self, x, y):

@@ -55,6 +55,14 @@ class ZooModel(nn.Module, PyTorchModelHubMixin):
         """Parameters that get an exponential moving average (all, unless overridden)."""
         return list(self.parameters())
 
+    def on_epoch_start(self, epoch: int) -> None:
+        """Hook run before each epoch (1-based), e.g. to switch a training phase."""
+
+    def new_parts(self) -> tuple[str, ...]:
+        """Prefixes of weights that a training state saved before they existed may lack: they start fresh on
+        resume (a discriminator added to finish a trained autoencoder). Everything else must match."""
+        return ()
+
     def on_epoch_end(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Hook run after each epoch, before saving, with training images (e.g. to fit a prior)."""
 

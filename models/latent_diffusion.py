@@ -93,7 +93,7 @@ class LatentDiffusion(DiffusionBase):
     @torch.no_grad()
     def set_autoencoder(self, autoencoder: Autoencoder, images: torch.Tensor) -> None:
         """Copy a trained autoencoder in and measure its code statistics on ``images``."""
-        self.autoencoder.load_state_dict(autoencoder.state_dict())
+        self.autoencoder.load_state_dict(autoencoder.autoencoder_state())
         self.autoencoder.eval()
         z = torch.cat([self.autoencoder.encode(images[i:i + 1000].to(self.device)) for i in range(0, len(images), 1000)])
         self.latent_mean.copy_(z.mean(0))

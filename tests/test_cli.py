@@ -1,4 +1,5 @@
 """The training and sampling command lines, end to end on a tiny synthetic dataset."""
+import dataclasses
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import pytest
 
 from genzoo.checkpoints import load_model
 from genzoo.cli import main
+from genzoo.registry import SPECS
 from tests.conftest import ROOT
 
 
@@ -154,3 +156,44 @@ def test_reconstruct_cli_rebuilds_test_pictures_through_the_code(trained, data_r
     assert run_cli("reconstruct", "--dataset", "mnist", "--model", "cgan", "--data-root", data_root,
                    "--checkpoints", trained, "--out", tmp_path / "x.npz") == 2
     assert "cannot rebuild" in capsys.readouterr().err
+
+
+def test_a_finished_autoencoder_resumes_into_adversarial_epochs_and_hands_its_decoder_on(data_root, tmp_path, monkeypatch,
+                                                                                          capsys):
+    """A first stage trained before it had a critic resumes into its adversarial epochs (the critic starts fresh, the
+    encoder stays frozen); ``refresh-decoder`` then gives the latent diffusion model trained on its codes the sharper
+    decoder, and refuses once the encoder has changed."""
+    import torch
+    from safetensors.torch import load_file
+
+    spec, common = SPECS["ae-grid"], ["--dataset", "mnist", "--smoke", "--data-root", data_root, "--out", tmp_path,
+                                      "--no-progress"]
+    plain = {k: v for k, v in spec.kwargs.items() if not k.startswith("adversarial")}
+    monkeypatch.setitem(SPECS, "ae-grid", dataclasses.replace(spec, kwargs=plain))
+    assert run_cli("train", "--model", "ae-grid", "--epochs", 1, *common) == 0
+    assert run_cli("train", "--model", "ldm", "--epochs", 1, *common) == 0
+    before = load_model("mnist", "ae-grid", root=tmp_path)
+    ldm_before = load_model("mnist", "ldm", root=tmp_path)
+
+    monkeypatch.setitem(SPECS, "ae-grid", dataclasses.replace(spec, kwargs={**spec.kwargs, "adversarial_start": 1}))
+    assert run_cli("train", "--model", "ae-grid", "--epochs", 2, "--resume", *common) == 0
+    after = load_model("mnist", "ae-grid", root=tmp_path)
+    history = json.loads((tmp_path / "mnist" / "ae-grid" / "history.json").read_text())["epochs"]
+    assert "adv" not in history[0] and {"adv", "adv_weight", "loss_d"} <= set(history[1])
+    same = lambda a, b: all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert same(before.encoder, after.encoder) and not same(before.decoder, after.decoder)
+
+    assert run_cli("refresh-decoder", "--dataset", "mnist", "--checkpoints", tmp_path) == 0
+    folder = tmp_path / "mnist" / "ldm"
+    ldm = load_model("mnist", "ldm", root=tmp_path)
+    assert same(ldm.autoencoder.decoder, after.decoder) and same(ldm.net, ldm_before.net)
+    assert json.loads((folder / "history.json").read_text())["decoder"]["after_epoch"] == 2
+    assert "decoder | taken from `ae-grid` after its epoch 2" in (folder / "README.md").read_text()
+    state = load_file(str(folder / "training_state.safetensors"))
+    assert all(torch.equal(state[f"model.autoencoder.decoder.{k}"], v.float()) for k, v in after.decoder.state_dict().items())
+    assert run_cli("train", "--model", "ldm", "--epochs", 2, "--resume", *common) == 0     # and a resume keeps it
+    assert same(load_model("mnist", "ldm", root=tmp_path).autoencoder.decoder, after.decoder)
+
+    assert run_cli("train", "--model", "ae-grid", "--epochs", 1, "--seed", 1, *common) == 0   # a new encoder
+    assert run_cli("refresh-decoder", "--dataset", "mnist", "--checkpoints", tmp_path) == 2
+    assert "encoder has changed" in capsys.readouterr().err

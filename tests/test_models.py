@@ -7,6 +7,7 @@ import torch
 from genzoo.registry import GENERATIVE, SPECS
 from genzoo.training import EMA
 from models import DDPM, GAN, VAE, Autoencoder, Classifier, LatentDiffusion, slerp
+from models.autoencoders import bernoulli_nll
 
 SMALL = {"steps": 3}
 
@@ -156,6 +157,39 @@ def test_vae_beta_trades_reconstruction_for_kl(batch):
         results[beta] = (nll.mean().item(), kl.mean().item())
     assert results[0.0][0] < results[1.0][0] < results[10.0][0]
     assert results[10.0][1] < results[1.0][1] < results[0.0][1]
+
+
+def test_adversarial_epochs_sharpen_only_the_decoder(batch):
+    """After ``adversarial_start`` the encoder is frozen (the codes a latent diffusion model learned stay valid), the
+    decoder and the discriminator learn, and the critic's pull is rescaled to match the pixel loss's."""
+    torch.manual_seed(0)
+    x, y = batch
+    ae = Autoencoder(grid=2, channels=8, adversarial=1.0, adversarial_start=1)
+    opts = ae.configure_optimizers(1e-3)
+    ae.train()
+    ae.on_epoch_start(1)
+    assert not ae.sharpening
+    ae.train_step(x, y, opts, _no_autocast)           # epoch 1: a plain reconstruction step moves the encoder
+    ae.on_epoch_start(2)
+    assert ae.sharpening
+    enc, dec, disc = ([p.clone() for p in m.parameters()] for m in (ae.encoder, ae.decoder, ae.discriminator))
+    for _ in range(3):
+        logs = ae.train_step(x, y, opts, _no_autocast)
+    assert all(torch.equal(a, b) for a, b in zip(enc, ae.encoder.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(dec, ae.decoder.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(disc, ae.discriminator.parameters()))
+    assert {"recon_nll", "adv", "adv_weight", "loss_d", "d_real", "d_fake"} <= set(logs)
+    # the adaptive weight makes both terms pull equally hard on the decoder's last layer (times ``adversarial``)
+    logits = ae.decoder(ae.encoder(x).detach())
+    rec = bernoulli_nll(logits, x).mean()
+    adv = torch.nn.functional.softplus(-ae.discriminator(torch.sigmoid(logits))).mean()
+    w = ae.adaptive_weight(rec, adv)
+    last = ae.decoder.deconv[-1].weight
+    g_rec, g_adv = (torch.autograd.grad(t, last, retain_graph=True)[0].norm().item() for t in (rec, adv))
+    assert w * g_adv == pytest.approx(g_rec, rel=2e-4 / g_adv)      # equal, but for the 1e-4 guard against 0 / 0
+    # drawing and the latent diffusion's copy never need the discriminator
+    assert not any(k.startswith("discriminator.") for k in ae.autoencoder_state())
+    assert "discriminator." in ae.new_parts() and Autoencoder(grid=2).new_parts() == ()
 
 
 def test_autoencoder_prior_is_fitted_to_codes(batch):

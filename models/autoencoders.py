@@ -187,10 +187,13 @@ class Autoencoder(GenerativeModel):
         return ("discriminator.",) if self.discriminator is not None else ()
 
     def configure_optimizers(self, lr):
+        """The autoencoder's optimiser; with a critic, also the critic's and a fresh one for the decoder's
+        adversarial epochs, both with the short memory (betas 0.5, 0.9) that keeps a two-player game stable."""
         ae = [p for name, p in self.named_parameters() if not name.startswith("discriminator.")]
         opts = [torch.optim.AdamW(ae, lr=lr, weight_decay=0.0)]
         if self.discriminator is not None:
-            opts.append(torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.9)))
+            opts += [torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.9)),
+                     torch.optim.Adam(self.decoder.parameters(), lr=lr, betas=(0.5, 0.9))]
         return opts
 
     def ema_parameters(self):
@@ -209,7 +212,7 @@ class Autoencoder(GenerativeModel):
     def train_step(self, x, y, optimizers, autocast):
         if not self.sharpening:
             return super().train_step(x, y, optimizers[:1], autocast)
-        opt_ae, opt_d = optimizers
+        _, opt_d, opt_dec = optimizers
         with torch.no_grad(), autocast():
             z = self.encoder(x).float()         # frozen: the codes do not move
         with autocast():
@@ -219,9 +222,9 @@ class Autoencoder(GenerativeModel):
         with autocast():
             adv = F.softplus(-self.discriminator(fake).float()).mean()      # non-saturating: -log D(rebuilt)
         weight = self.adaptive_weight(rec, adv)
-        opt_ae.zero_grad(set_to_none=True)
+        opt_dec.zero_grad(set_to_none=True)
         (rec + weight * adv).backward()
-        opt_ae.step()
+        opt_dec.step()
         with autocast():
             d_real, d_fake = self.discriminator(x).float(), self.discriminator(fake.detach()).float()
         loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()

@@ -22,7 +22,6 @@ MAX_UPLOAD_PIXELS = 4000 * 4000
 Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS      # and Pillow refuses twice that anywhere in the process
 
 
-
 def save_pil_to_cache(img: Image.Image, cache_dir: str, name: str = "image", format: str = "webp") -> str:
     """Gradio's ``save_pil_to_cache``, writing the file under a temporary name and renaming it into place.
 

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from .data import DATASETS, DataError
 
+RESUMABLE_SAMPLING = ("the pictures drawn so far are saved (every minute); run the same command again to continue "
+                      "where it stopped")
+
 
 def _train(args) -> None:
     from .registry import get_spec, training_order
@@ -41,7 +44,7 @@ def _load(args, able, why: str):
 
 
 def _sample(args) -> None:
-    from .sampling import resolve_labels, sample_batched, write_samples
+    from .sampling import partial_path, resolve_labels, sample_batched, write_samples
 
     model = _load(args, lambda m: m.generative, f"{args.model} is not a generative model")
     label = args.labels if args.labels else args.label
@@ -51,9 +54,11 @@ def _sample(args) -> None:
     if options and model.family not in ("diffusion", "latent-diffusion"):
         raise ValueError(f"--sampler/--steps/--eta/--guidance apply to diffusion models only, not {args.model}")
     t0 = time.time()
+    partial = partial_path(Path(args.out))
     images, drawn = sample_batched(model, args.n, labels, seed=args.seed, batch_size=args.batch_size,
-                                   progress=not args.no_progress, precision=args.precision, **options)
+                                   progress=not args.no_progress, precision=args.precision, resume=partial, **options)
     out = write_samples(images, drawn, args.out)
+    partial.unlink(missing_ok=True)
     print(f"wrote {len(images)} samples to {out} ({time.time() - t0:.1f} s)")
 
 
@@ -116,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, help="torch CPU threads")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
-    t.set_defaults(fn=_train)
+    t.set_defaults(fn=_train, interrupted="the last finished epoch is saved; continue with --resume")
 
     s = sub.add_parser("sample", help="draw samples to .npz or a .png grid")
     s.add_argument("--dataset", required=True, choices=list(DATASETS))
@@ -135,8 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoints", help="checkpoint root (default: checkpoints/)")
     s.add_argument("--threads", type=int)
     s.add_argument("--no-progress", action="store_true")
-    s.add_argument("--out", required=True, help="FILE.npz or FILE.png")
-    s.set_defaults(fn=_sample)
+    s.add_argument("--out", required=True, help="FILE.npz or FILE.png (while drawing, progress is kept in "
+                                                "FILE.npz.partial.pt, so an interrupted run continues when run again)")
+    s.set_defaults(fn=_sample, interrupted=RESUMABLE_SAMPLING)
     r = sub.add_parser("reconstruct", help="rebuild the test pictures through a model's code, to .npz (for the referee) "
                                           "or a .png grid: how sharp can its decoder be at best?")
     r.add_argument("--dataset", required=True, choices=list(DATASETS))
@@ -148,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="FILE.npz or FILE.png")
     r.set_defaults(fn=_reconstruct)
 
-    v = sub.add_parser("evaluate", help="score the generative models; writes checkpoints/<dataset>/metrics.json")
+    v = sub.add_parser("evaluate", help="score the generative models; writes checkpoints/<dataset>/metrics.json "
+                                        "(run again after a stop to continue the drawing where it stopped)")
     v.add_argument("--dataset", required=True, choices=[*DATASETS, "all"])
     v.add_argument("--models", nargs="+", choices=[n for n in SPECS if SPECS[n].generative])
     v.add_argument("--n", type=int, default=10000, help="samples per model")
@@ -163,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--curve-n", type=int, default=2000, help="samples per point of the guidance curve (default 2000)")
     v.add_argument("--samples", help="also write the scored samples under DIR/<dataset>/ (MODEL-unconditional.npz, MODEL-cycle.npz)")
     v.add_argument("--no-progress", action="store_true")
-    v.set_defaults(fn=_evaluate)
+    v.set_defaults(fn=_evaluate, interrupted=RESUMABLE_SAMPLING)
 
     d = sub.add_parser("refresh-decoder", help="give a trained latent diffusion model its autoencoder's current "
                                               "decoder (allowed while that autoencoder's encoder is unchanged)")
@@ -190,6 +197,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: the last finished epoch is saved; continue with --resume", file=sys.stderr)
+        print(f"interrupted: {getattr(args, 'interrupted', 'nothing was written')}", file=sys.stderr)
         return 130
     return 0

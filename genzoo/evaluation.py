@@ -29,7 +29,7 @@ from . import explore
 from .checkpoints import checkpoint_root, hardware, load_history, load_model, write_json
 from .data import load_split, to_unit
 from .registry import GENERATIVE, SPECS, sampler_options
-from .sampling import reconstruct_batched, sample_batched, write_samples
+from .sampling import partial_path, reconstruct_batched, sample_batched, write_samples
 
 LATENCY_BATCHES = (1, 16, 64)
 GUIDANCE_CURVE = (0.0, 1.0, 1.5, 2.0, 3.0, 5.0)
@@ -161,23 +161,31 @@ def sampler_settings(name: str) -> dict[str, dict]:
 def evaluate_model(name: str, model: GenerativeModel, ev: Evaluator, n: int, seed: int,
                    latency_batches: Sequence[int] = LATENCY_BATCHES, guidance_curve: bool = True,
                    progress: bool = True, skip_slow: bool = False, latency_budget_s: float = 10.0,
-                   samples_dir: Optional[Path] = None, precision: str = "fp32", curve_n: int = 2000) -> dict:
+                   samples_dir: Optional[Path] = None, precision: str = "fp32", curve_n: int = 2000,
+                   partial_dir: Optional[Path] = None) -> dict:
     """Every measurement of one model. With ``samples_dir``, the scored samples are also written there as
     ``<name>-unconditional.npz`` and ``<name>-cycle.npz``: the very images the sampling CLI makes with
-    ``--seed S`` and ``--seed S+1 --labels cycle`` (and ``--precision``), so an outside scorer can check them."""
+    ``--seed S`` and ``--seed S+1 --labels cycle`` (and ``--precision``), so an outside scorer can check them.
+    With ``partial_dir`` (default: ``samples_dir``), drawing those two sets keeps its progress there
+    (``<name>-<kind>.npz.partial.pt``, removed at the end), so an interrupted evaluation continues when rerun."""
     spec = SPECS[name]
+    partial_dir = partial_dir or samples_dir
+    partials = {kind: partial_path(Path(partial_dir) / f"{name}-{kind}.npz") if partial_dir else None
+                for kind in ("unconditional", "cycle")}
     opts = sampler_settings(name)
     default = next(iter(opts.values()))
     out: dict = {"title": spec.title, "family": model.family, "parameters": count_parameters(model),
                  "conditional": model.conditional, "sampler": default, "precision": precision}
-    images, drawn = sample_batched(model, n, None, seed=seed, progress=progress, precision=precision, **default)
+    images, drawn = sample_batched(model, n, None, seed=seed, progress=progress, precision=precision,
+                                   resume=partials["unconditional"], **default)
     out["unconditional"] = ev.score(images)
     checked = (images, None, seed)            # the set a lower precision is checked on: the conditional one if any
     if samples_dir is not None:
         write_samples(images, drawn, Path(samples_dir) / f"{name}-unconditional.npz")
     if model.conditional:
         labels = torch.arange(n) % model.num_classes
-        images_c, _ = sample_batched(model, n, labels, seed=seed + 1, progress=progress, precision=precision, **default)
+        images_c, _ = sample_batched(model, n, labels, seed=seed + 1, progress=progress, precision=precision,
+                                     resume=partials["cycle"], **default)
         out["conditional_samples"] = ev.score(images_c, labels)
         if samples_dir is not None:
             write_samples(images_c, labels, Path(samples_dir) / f"{name}-cycle.npz")
@@ -230,6 +238,9 @@ def evaluate_model(name: str, model: GenerativeModel, ev: Evaluator, n: int, see
         out["latency"][setting] = [latency(model, b, o, budget_s=1.0 if slow else latency_budget_s,
                                            max_runs=(1 if b >= 64 else 2) if slow else 10)
                                    for b in latency_batches]
+    for path in partials.values():
+        if path is not None:
+            path.unlink(missing_ok=True)
     return out
 
 
@@ -274,7 +285,8 @@ def evaluate(dataset: str, names: Optional[Sequence[str]] = None, n: int = 10000
     """Score every (or the named) generative model of a dataset; writes ``checkpoints/<dataset>/metrics.json``.
 
     Models already in that file from a run with the same ``n`` and ``seed`` are kept, so models can be
-    scored one at a time as their training finishes."""
+    scored one at a time as their training finishes. The two big sample sets of a model keep their progress in
+    ``samples_dir`` (else beside ``metrics.json``), so a run that is stopped continues when started again."""
     root = Path(root or checkpoint_root())
     classifier = load_model(dataset, "classifier", root=root)
     x, _ = load_split(dataset, True, data_root)
@@ -295,7 +307,7 @@ def evaluate(dataset: str, names: Optional[Sequence[str]] = None, n: int = 10000
         hist = load_history(root / dataset / name)
         result = evaluate_model(name, model, ev, n, seed, latency_batches, progress=progress, skip_slow=skip_slow,
                                 latency_budget_s=latency_budget_s, samples_dir=samples_dir, precision=precision,
-                                curve_n=curve_n)
+                                curve_n=curve_n, partial_dir=samples_dir or root / dataset)
         result["training"] = {"epochs": len(hist.get("epochs", [])),
                               "time_s": sum(e["time_s"] for e in hist.get("epochs", [])),
                               "hardware": hist.get("hardware")}

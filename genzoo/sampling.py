@@ -1,6 +1,9 @@
 """Batched sampling to ``.npz`` (uint8 images, 0 = background, plus labels) or a ``.png`` grid."""
 from __future__ import annotations
 
+import hashlib
+import os
+import time
 from pathlib import Path
 from typing import Optional, Union
 
@@ -37,17 +40,72 @@ SAMPLE_BATCH = 100
 PRECISIONS = ("fp32", "bf16")
 
 
+def _fingerprint(model: GenerativeModel, n: int, labels: Optional[torch.Tensor], **settings) -> str:
+    """What a drawing depends on: the model's weights, the labels asked for and every setting."""
+    h = hashlib.sha1(f"{type(model).__name__} {n} {sorted(settings.items())!r}".encode())
+    for name, value in model.state_dict().items():
+        h.update(name.encode())
+        h.update(value.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
+    if labels is not None:
+        h.update(torch.as_tensor(labels).to(torch.int64).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _load_progress(path: Optional[Path], key: str) -> Optional[dict]:
+    if path is None or not path.exists():
+        return None
+    try:
+        state = torch.load(path, weights_only=True)
+    except Exception:                      # a file cut short by a crash: start again
+        return None
+    return state if state.get("key") == key else None
+
+
+def _save_progress(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)                  # never a half-written file, even if stopped mid-save
+
+
+def partial_path(out: Path) -> Path:
+    """Where a long drawing meant for ``out`` keeps its progress (``sample_batched(resume=...)``)."""
+    return Path(out).with_name(Path(out).name + ".partial.pt")
+
+
 @torch.no_grad()
 def sample_batched(model: GenerativeModel, n: int, labels: Optional[torch.Tensor] = None, seed: int = 0,
                    batch_size: int = SAMPLE_BATCH, progress: bool = True, precision: str = "fp32",
+                   resume: Optional[Path] = None, save_every_s: float = 60.0,
                    **options) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
     """Draw ``n`` images in batches from one seeded generator: same seed, same images. ``precision="bf16"``
-    runs the networks under bfloat16 autocast; the noise, the running image and the output stay float32."""
+    runs the networks under bfloat16 autocast; the noise, the running image and the output stay float32.
+
+    With ``resume`` (a file), the pictures drawn so far and the generator's state are saved there every
+    ``save_every_s`` seconds and at the end; a later call with the same model, labels and settings continues
+    from the last save (or returns the finished set at once) and draws exactly the pictures an uninterrupted run
+    would. The caller removes the file when it no longer needs it."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     g = torch.Generator().manual_seed(seed)
-    out, drawn = [], []
-    for i in tqdm(range(0, n, batch_size), desc="sampling", disable=not progress, dynamic_ncols=True):
+    out, drawn, start = [], [], 0
+    if resume is not None:
+        resume = Path(resume)
+        key = _fingerprint(model, n, labels, seed=seed, batch_size=batch_size, precision=precision, **options)
+        state = _load_progress(resume, key)
+        if state is not None:
+            start = state["next"]
+            out = [state["images"]]
+            drawn = [state["labels"]] if state["labels"] is not None else []
+            g.set_state(state["generator"])
+    last_save = time.monotonic()
+
+    def save(i: int) -> None:
+        _save_progress(resume, {"key": key, "next": i, "images": torch.cat(out),
+                                "labels": torch.cat(drawn) if drawn else None, "generator": g.get_state()})
+
+    for i in tqdm(range(start, n, batch_size), desc="sampling", disable=not progress, dynamic_ncols=True,
+                  initial=-(-start // batch_size), total=-(-n // batch_size)):
         m = min(batch_size, n - i)
         lab = labels[i:i + m] if labels is not None else None
         if lab is None and model.requires_labels:
@@ -56,6 +114,11 @@ def sample_batched(model: GenerativeModel, n: int, labels: Optional[torch.Tensor
             out.append(model.sample(m, lab, generator=g, **options).float().cpu())
         if lab is not None:
             drawn.append(torch.as_tensor(lab).cpu())
+        if resume is not None and i + m < n and time.monotonic() - last_save >= save_every_s:
+            save(i + m)
+            last_save = time.monotonic()
+    if resume is not None and start < n:
+        save(n)
     return torch.cat(out), (torch.cat(drawn) if drawn else None)
 
 

@@ -7,13 +7,16 @@
 # drawing them again (they are the same images: seed 0 unconditional, seed 1 with labels cycling).
 # PRECISION=bf16 draws with bfloat16 autocast (about twice as fast for the diffusion models on CPUs with AMX);
 # with SAMPLES, give the --precision that evaluate used. referee.json records it.
+# Drawings are made under artifacts/referee/ (git-ignored) and keep their progress there: a stopped run continues
+# where it stopped when started again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REFEREE=${REFEREE:-../shared/referee/referee.py}
 PY=${PYTHON:-python}
 PRECISION=${PRECISION:-fp32}
 dataset=$1; shift
-tmp=$(mktemp -d)
+work=artifacts/referee/$dataset
+mkdir -p "$work"
 draw() {  # draw MODEL KIND FILE [sampling options]
   local model=$1 kind=$2 file=$3; shift 3
   if [ -n "${SAMPLES:-}" ] && [ -f "$SAMPLES/$dataset/$model-$kind.npz" ]; then
@@ -25,15 +28,15 @@ draw() {  # draw MODEL KIND FILE [sampling options]
 }
 for model in "$@"; do
   out=checkpoints/$dataset/$model/referee.json
-  draw "$model" unconditional "$tmp/u.npz" --seed 0
-  uncond=$($PY "$REFEREE" score "$tmp/u.npz" --dataset "$dataset" --json)
+  draw "$model" unconditional "$work/$model-u.npz" --seed 0
+  uncond=$($PY "$REFEREE" score "$work/$model-u.npz" --dataset "$dataset" --json)
   cond=null
-  if draw "$model" cycle "$tmp/c.npz" --seed 1 --labels cycle 2>/dev/null; then
-    cond=$($PY "$REFEREE" score "$tmp/c.npz" --dataset "$dataset" --json)
+  if draw "$model" cycle "$work/$model-c.npz" --seed 1 --labels cycle 2>/dev/null; then
+    cond=$($PY "$REFEREE" score "$work/$model-c.npz" --dataset "$dataset" --json)
   fi
   printf '{"unconditional": %s, "labels_cycling": %s, "sampling": {"settings": "the app defaults", "precision": "%s"}}\n' \
     "$uncond" "$cond" "$PRECISION" > "$out"
   $PY -c "from genzoo.checkpoints import refresh_card; refresh_card('$dataset', '$model')"
   echo "$dataset/$model: $(cat "$out")"
+  rm -f "$work/$model-u.npz" "$work/$model-c.npz"
 done
-rm -rf "$tmp"

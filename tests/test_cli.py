@@ -7,10 +7,12 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from genzoo.checkpoints import load_model
 from genzoo.cli import main
 from genzoo.registry import SPECS
+from genzoo.sampling import sample_batched
 from tests.conftest import ROOT
 
 
@@ -112,6 +114,51 @@ def test_bf16_sampling_draws_the_same_pictures_to_within_rounding(trained, tmp_p
     a, b = (np.load(f)["images"].astype(np.float64) / 255 for f in files.values())
     assert a.shape == b.shape == (20, 28, 28)
     assert 0 < np.abs(a - b).mean() < 0.02
+
+
+def test_an_interrupted_drawing_continues_to_the_pictures_of_an_unbroken_one(trained, tmp_path):
+    """Stopped after two batches, a resumable drawing continues from its saved generator state: the same
+    pictures as one unbroken run (a stochastic sampler, so every step draws from the generator)."""
+    model = load_model("mnist", "ddpm-cosine", root=trained)
+    opts = dict(n=23, seed=3, batch_size=5, progress=False, steps=3, eta=1.0)
+    whole, _ = sample_batched(model, labels=None, **opts)
+    partial, real, calls = tmp_path / "s.npz.partial.pt", model.sample, []
+
+    def counted(*args, stop_at=None, **kwargs):
+        calls.append(1)
+        if len(calls) == stop_at:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    model.sample = lambda *a, **k: counted(*a, stop_at=3, **k)
+    with pytest.raises(KeyboardInterrupt):
+        sample_batched(model, labels=None, resume=partial, save_every_s=0, **opts)
+    assert torch.load(partial, weights_only=True)["next"] == 10
+    calls.clear()
+    model.sample = counted
+    resumed, _ = sample_batched(model, labels=None, resume=partial, save_every_s=0, **opts)
+    assert len(calls) == 3 and torch.equal(resumed, whole)           # batches 3, 4 and 5 only
+    calls.clear()
+    again, _ = sample_batched(model, labels=None, resume=partial, **opts)      # finished: returned as saved
+    assert not calls and torch.equal(again, whole)
+    other, _ = sample_batched(model, labels=None, resume=partial, **{**opts, "seed": 4})   # other settings: drawn anew
+    assert len(calls) == 5 and not torch.equal(other, whole)
+    assert torch.equal(other, sample_batched(model, labels=None, **{**opts, "seed": 4})[0])
+
+
+def test_sample_cli_stopped_says_how_to_continue_and_cleans_up_when_done(trained, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "s.npz"
+    args = ("sample", "--dataset", "mnist", "--model", "cgan", "--n", 30, "--batch-size", 10, "--checkpoints", trained,
+            "--out", out, "--no-progress")
+    assert run_cli(*args) == 0
+    assert out.exists() and not (tmp_path / "s.npz.partial.pt").exists()
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("genzoo.sampling.sample_batched", stopped)
+    assert run_cli(*args) == 130
+    assert "run the same command again to continue" in capsys.readouterr().err
 
 
 def test_sample_cli_refuses_bad_requests(trained, tmp_path, capsys):

@@ -97,6 +97,7 @@ def test_evaluate_writes_a_complete_metrics_file(app_checkpoints):
     assert [c["guidance"] for c in ddpm["guidance_curve"]] == [0.0, 1.0, 1.5, 2.0, 3.0, 5.0]
     assert set(ddpm["latency"]) == {"ddim-50", "ddim-20", "ddpm-1000"} and ddpm["latency"]["ddpm-1000"] == "skipped"
     assert [l["batch"] for l in ddpm["latency"]["ddim-50"]] == [1, 4]
+    assert not list(app_checkpoints.rglob("*.partial.pt"))            # drawing progress is removed when done
     assert ddpm["network_evaluations"] == {"ddim-50": 50, "ddim-20": 20, "ddpm-1000": 1000}
     assert all(l["median_ms"] > 0 for l in vae["latency"]["default"])
     table = (app_checkpoints / "mnist" / "metrics.md").read_text().splitlines()
@@ -126,6 +127,7 @@ def test_evaluate_adds_models_to_the_file_and_saves_the_samples_the_cli_would_dr
             assert np.array_equal(cli["images"], saved["images"])
             if kind == "cycle":
                 assert np.array_equal(saved["labels"], np.arange(20) % 10)
+    assert not list((tmp_path / "s").rglob("*.partial.pt"))
 
 
 def test_summary_says_which_scores_were_drawn_in_bfloat16(app_checkpoints, tmp_path):

@@ -31,7 +31,7 @@ def table(dataset: str) -> str:
             continue
         h = json.loads((folder / "history.json").read_text())
         if len(h["epochs"]) < h["planned_epochs"]:
-            rows.append(f"| {name} | in training ({len(h['epochs'])} of {h['planned_epochs']} epochs), not shipped yet |" + " |" * (len(head) - 2))
+            rows.append(f"| {name} | in training ({len(h['epochs'])} of {h['planned_epochs']} epochs), not scored yet |" + " |" * (len(head) - 2))
             continue
         minutes = sum(e["time_s"] for e in h["epochs"]) / 60
         mb = (folder / "model.safetensors").stat().st_size / 2**20

@@ -116,6 +116,9 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
         d = history["decoder"]
         lines.append(f"| decoder | taken from `{d['from']}` after its epoch {d['after_epoch']} ({d['date']}); "
                      "same encoder, so the same codes |")
+    for r in history.get("restarts", []):
+        lines.append(f"| restart | after epoch {r['after_epoch']} ({r['date']}), from `{r['from']}`: {r['why']}, so the "
+                     "optimiser started afresh with a short learning-rate warm-up |")
     referee = folder / "referee.json"
     if metrics is None and referee.exists():
         scores = json.loads(referee.read_text())

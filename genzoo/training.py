@@ -20,13 +20,14 @@ from tqdm.auto import tqdm
 
 from models import ZooModel
 
-from .checkpoints import (HISTORY, checkpoint_root, hardware, load_folder, load_history, load_model, save_model,
-                          write_json, write_model_card)
+from .checkpoints import (HISTORY, WEIGHTS, checkpoint_root, hardware, load_folder, load_history, load_model,
+                          save_model, write_json, write_model_card)
 from .data import load_split, to_unit
 from .imaging import save_grid
 from .registry import ModelSpec, get_spec
 
 STATE_WEIGHTS, STATE_JSON = "training_state.safetensors", "training_state.json"
+REWARM_STEPS = 500          # learning-rate warm-up after a restart with a fresh optimiser, for specs without one
 GRID_EPOCHS = (1, 2, 3, 5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100)
 GRID_SEED = 1234
 SMOKE_TRAIN, SMOKE_TEST = 256, 64
@@ -154,6 +155,29 @@ def load_state(folder: Path, model: ZooModel, optimizers: list, ema: Optional[EM
     return meta
 
 
+def rewarm(step: int, restarts: list[int], steps: int) -> float:
+    """Learning-rate factor after a restart with a fresh optimiser: linear from 1/steps back to 1."""
+    since = [step - r for r in restarts if step >= r]
+    return min(1.0, (min(since) + 1) / steps) if since else 1.0
+
+
+def restart_from_weights(folder: Path, spec: ModelSpec, model: ZooModel, ema: Optional[EMA], device) -> dict:
+    """Continue a run whose training state is gone (a fresh clone holds only the shipped checkpoint).
+
+    The shipped weights are the averaged (EMA) ones, stored in float16: they become both the weights being trained
+    and the average. The optimiser's moments cannot be recovered, so it starts afresh; ``rewarm`` eases the learning
+    rate back in. The history records the restart. Returns the history to continue."""
+    history = load_history(folder)
+    shipped = load_folder(spec.cls, folder, map_location=str(device))
+    model.load_state_dict(shipped.state_dict())
+    if ema is not None:
+        ema.shadow = [p.detach().clone() for p in ema.params]
+    history.setdefault("restarts", []).append({
+        "after_epoch": history["epochs"][-1]["epoch"], "from": f"{WEIGHTS} (averaged weights, float16)",
+        "why": "training state missing", "date": time.strftime("%Y-%m-%d")})
+    return history
+
+
 @torch.no_grad()
 def test_logs(model: ZooModel, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -> dict[str, float]:
     """The model's loss terms on held-out images (fixed seed, so epochs compare)."""
@@ -206,6 +230,18 @@ def train(opts: TrainOptions) -> Path:
         history["planned_epochs"] = epochs
         start = meta["epoch"] + 1
         print(f"resuming {opts.dataset}/{spec.name} after epoch {meta['epoch']}")
+    elif opts.resume and (folder / WEIGHTS).exists() and load_history(folder)["epochs"]:
+        done = load_history(folder)["epochs"][-1]["epoch"]
+        if done >= epochs:
+            print(f"{opts.dataset}/{spec.name} has finished its {done} epochs; nothing to resume")
+            return folder
+        history = restart_from_weights(folder, spec, model, ema, device)
+        history["planned_epochs"] = epochs
+        start = history["epochs"][-1]["epoch"] + 1
+        print(f"resuming {opts.dataset}/{spec.name} after epoch {start - 1} from its saved weights: its training state "
+              f"(optimiser moments, un-averaged weights) is missing, so the optimiser starts afresh and the learning "
+              f"rate warms up again over {spec.warmup_steps or REWARM_STEPS} steps")
+    restarts = [r["after_epoch"] * steps_per_epoch for r in history.get("restarts", [])]
     folder.mkdir(parents=True, exist_ok=True)
     noise, labels = grid_inputs(model, 20 if opts.smoke else 100) if model.generative else (None, None)
     grid_at = grid_epochs(epochs)
@@ -226,7 +262,8 @@ def train(opts: TrainOptions) -> Path:
             step = (epoch - 1) * steps_per_epoch + i
             for opt in optimizers:
                 for g in opt.param_groups:
-                    g["lr"] = spec.lr * lr_factor(step, total_steps, spec.warmup_steps, spec.lr_schedule)
+                    g["lr"] = spec.lr * lr_factor(step, total_steps, spec.warmup_steps, spec.lr_schedule) * rewarm(
+                        step, restarts, spec.warmup_steps or REWARM_STEPS)
             idx = perm[i * batch_size:(i + 1) * batch_size]
             logs = model.train_step(x[idx].to(device), y[idx].to(device), optimizers, autocast)
             if ema is not None:

@@ -72,6 +72,39 @@ def test_resume_continues_from_the_saved_epoch(data_root, tmp_path, capsys, monk
     assert strip(resumed) == strip(straight)
 
 
+
+def test_resume_without_training_state_restarts_from_the_shipped_weights(data_root, tmp_path, capsys):
+    """A fresh clone has the shipped (averaged, float16) weights and history but no training state: --resume goes on
+    from those weights with a fresh optimiser, eases the learning rate back in and records the restart."""
+    from genzoo.training import STATE_JSON, STATE_WEIGHTS, rewarm
+
+    args = ["train", "--dataset", "mnist", "--model", "ddpm-cosine", "--smoke", "--data-root", data_root,
+            "--no-progress", "--out", tmp_path]
+    assert run_cli(*args, "--epochs", 1) == 0
+    folder = tmp_path / "mnist" / "ddpm-cosine"
+    shipped = {k: v.clone() for k, v in load_model("mnist", "ddpm-cosine", root=tmp_path).state_dict().items()}
+    (folder / STATE_JSON).unlink()
+    (folder / STATE_WEIGHTS).unlink()
+    capsys.readouterr()
+    assert run_cli(*args, "--epochs", 2, "--resume") == 0
+    assert "after epoch 1 from its saved weights" in capsys.readouterr().out
+    history = json.loads((folder / "history.json").read_text())
+    assert [e["epoch"] for e in history["epochs"]] == [1, 2]
+    assert history["restarts"][0]["after_epoch"] == 1 and history["restarts"][0]["why"] == "training state missing"
+    assert (folder / STATE_JSON).exists()                       # from here on an ordinary resumable run
+    assert "| restart | after epoch 1" in (folder / "README.md").read_text()
+    trained_on = load_model("mnist", "ddpm-cosine", root=tmp_path).state_dict()
+    assert any(not torch.equal(trained_on[k], shipped[k]) for k in shipped)      # it did train on
+    (folder / STATE_JSON).unlink()
+    (folder / STATE_WEIGHTS).unlink()
+    capsys.readouterr()
+    assert run_cli(*args, "--epochs", 2, "--resume") == 0           # a finished run is left as it is
+    assert "has finished its 2 epochs; nothing to resume" in capsys.readouterr().out
+    assert json.loads((folder / "history.json").read_text()) == history
+    # the re-warm: 1/steps at the restart, linear back to 1, nothing before the restart
+    assert rewarm(99, [100], 50) == 1.0 and rewarm(100, [100], 50) == 1 / 50
+    assert rewarm(124, [100], 50) == 25 / 50 and rewarm(149, [100], 50) == 1.0 and rewarm(500, [100], 50) == 1.0
+
 def test_sample_cli_writes_npz_with_cycling_labels(trained, tmp_path):
     out = tmp_path / "s.npz"
     assert run_cli("sample", "--dataset", "mnist", "--model", "cgan", "--n", 25, "--labels", "cycle",

@@ -164,8 +164,8 @@ def rewarm(step: int, restarts: list[int], steps: int) -> float:
 def restart_from_weights(folder: Path, spec: ModelSpec, model: ZooModel, ema: Optional[EMA], device) -> dict:
     """Continue a run whose training state is gone (a fresh clone holds only the shipped checkpoint).
 
-    The shipped weights are the averaged (EMA) ones, stored in float16: they become both the weights being trained
-    and the average. The optimiser's moments cannot be recovered, so it starts afresh; ``rewarm`` eases the learning
+    The shipped weights (the averaged ones where the model keeps an EMA), stored in float16, become the weights being
+    trained (and the average). The optimiser's moments cannot be recovered, so it starts afresh; ``rewarm`` eases the learning
     rate back in. The history records the restart. Returns the history to continue."""
     history = load_history(folder)
     shipped = load_folder(spec.cls, folder, map_location=str(device))
@@ -173,7 +173,7 @@ def restart_from_weights(folder: Path, spec: ModelSpec, model: ZooModel, ema: Op
     if ema is not None:
         ema.shadow = [p.detach().clone() for p in ema.params]
     history.setdefault("restarts", []).append({
-        "after_epoch": history["epochs"][-1]["epoch"], "from": f"{WEIGHTS} (averaged weights, float16)",
+        "after_epoch": history["epochs"][-1]["epoch"], "from": f"{WEIGHTS} ({'averaged weights, ' if ema else ''}float16)",
         "why": "training state missing", "date": time.strftime("%Y-%m-%d")})
     return history
 

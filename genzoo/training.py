@@ -161,13 +161,13 @@ def rewarm(step: int, restarts: list[int], steps: int) -> float:
     return min(1.0, (min(since) + 1) / steps) if since else 1.0
 
 
-def restart_from_weights(folder: Path, spec: ModelSpec, model: ZooModel, ema: Optional[EMA], device) -> dict:
+def restart_from_weights(folder: Path, spec: ModelSpec, model: ZooModel, ema: Optional[EMA], device,
+                         history: dict) -> dict:
     """Continue a run whose training state is gone (a fresh clone holds only the shipped checkpoint).
 
     The shipped weights (the averaged ones where the model keeps an EMA), stored in float16, become the weights being
     trained (and the average). The optimiser's moments cannot be recovered, so it starts afresh; ``rewarm`` eases the learning
-    rate back in. The history records the restart. Returns the history to continue."""
-    history = load_history(folder)
+    rate back in. ``history`` (the folder's) records the restart and is returned to continue."""
     shipped = load_folder(spec.cls, folder, map_location=str(device))
     model.load_state_dict(shipped.state_dict())
     if ema is not None:
@@ -230,12 +230,12 @@ def train(opts: TrainOptions) -> Path:
         history["planned_epochs"] = epochs
         start = meta["epoch"] + 1
         print(f"resuming {opts.dataset}/{spec.name} after epoch {meta['epoch']}")
-    elif opts.resume and (folder / WEIGHTS).exists() and load_history(folder)["epochs"]:
-        done = load_history(folder)["epochs"][-1]["epoch"]
+    elif opts.resume and (folder / WEIGHTS).exists() and (shipped := load_history(folder))["epochs"]:
+        done = shipped["epochs"][-1]["epoch"]
         if done >= epochs:
             print(f"{opts.dataset}/{spec.name} has finished its {done} epochs; nothing to resume")
             return folder
-        history = restart_from_weights(folder, spec, model, ema, device)
+        history = restart_from_weights(folder, spec, model, ema, device, shipped)
         history["planned_epochs"] = epochs
         start = history["epochs"][-1]["epoch"] + 1
         print(f"resuming {opts.dataset}/{spec.name} after epoch {start - 1} from its saved weights: its training state "

@@ -36,6 +36,10 @@ def table(dataset: str) -> str:
         minutes = sum(e["time_s"] for e in h["epochs"]) / 60
         mb = (folder / "model.safetensors").stat().st_size / 2**20
         ref = json.loads((folder / "referee.json").read_text()) if (folder / "referee.json").exists() else {}
+        if not ref and name != "classifier":   # trained, the referee's scores still to come
+            rows.append(f"| {name} | {len(h['epochs'])}/{h['planned_epochs']} | {minutes:.0f} | {mb:.1f} | not scored yet |"
+                        + " |" * (len(head) - 5))
+            continue
         u, c = ref.get("unconditional") or {}, ref.get("labels_cycling") or {}
         acc = c.get("cond_acc")
         if name == "classifier":   # the evaluator's own measurement: shipped weights, unshifted test images

@@ -117,8 +117,9 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
         lines.append(f"| decoder | taken from `{d['from']}` after its epoch {d['after_epoch']} ({d['date']}); "
                      "same encoder, so the same codes |")
     for r in history.get("restarts", []):
-        lines.append(f"| restart | after epoch {r['after_epoch']} ({r['date']}), from `{r['from']}`: {r['why']}, so the "
-                     "optimiser started afresh with a short learning-rate warm-up |")
+        then = ("the learning-rate schedule was stretched to the new length and eased back in over a short warm-up"
+                if r["why"].startswith("extended") else "the optimiser started afresh with a short learning-rate warm-up")
+        lines.append(f"| restart | after epoch {r['after_epoch']} ({r['date']}), from `{r['from']}`: {r['why']}, so {then} |")
     referee = folder / "referee.json"
     if metrics is None and referee.exists():
         scores = json.loads(referee.read_text())

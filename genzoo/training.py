@@ -156,7 +156,7 @@ def load_state(folder: Path, model: ZooModel, optimizers: list, ema: Optional[EM
 
 
 def rewarm(step: int, restarts: list[int], steps: int) -> float:
-    """Learning-rate factor after a restart with a fresh optimiser: linear from 1/steps back to 1."""
+    """Learning-rate factor after a restart (a fresh optimiser, or a longer plan): linear from 1/steps back to 1."""
     since = [step - r for r in restarts if step >= r]
     return min(1.0, (min(since) + 1) / steps) if since else 1.0
 
@@ -176,6 +176,15 @@ def restart_from_weights(folder: Path, spec: ModelSpec, model: ZooModel, ema: Op
         "after_epoch": history["epochs"][-1]["epoch"], "from": f"{WEIGHTS} ({'averaged weights, ' if ema else ''}float16)",
         "why": "training state missing", "date": time.strftime("%Y-%m-%d")})
     return history
+
+
+def extend(history: dict, done: int, planned: int, epochs: int) -> None:
+    """Record that a run planned for ``planned`` epochs goes on to ``epochs``. The learning-rate schedule is a function
+    of the planned length, so stretching it lifts the rate at once (for a finished cosine run, from 10 % of the peak to
+    about 55 %); like a restart, ``rewarm`` eases that rise in. The optimiser keeps its moments."""
+    history.setdefault("restarts", []).append({
+        "after_epoch": done, "from": f"{STATE_WEIGHTS} (optimiser kept)",
+        "why": f"extended from {planned} to {epochs} epochs", "date": time.strftime("%Y-%m-%d")})
 
 
 @torch.no_grad()
@@ -227,9 +236,13 @@ def train(opts: TrainOptions) -> Path:
     if opts.resume and (folder / STATE_JSON).exists():
         meta = load_state(folder, model, optimizers, ema, device)
         history = meta["history"]
+        planned = history.get("planned_epochs", epochs)
+        if epochs > planned:
+            extend(history, meta["epoch"], planned, epochs)
         history["planned_epochs"] = epochs
         start = meta["epoch"] + 1
-        print(f"resuming {opts.dataset}/{spec.name} after epoch {meta['epoch']}")
+        print(f"resuming {opts.dataset}/{spec.name} after epoch {meta['epoch']}"
+              + (f", now planned for {epochs} epochs instead of {planned}" if epochs > planned else ""))
     elif opts.resume and (folder / WEIGHTS).exists() and (shipped := load_history(folder))["epochs"]:
         done = shipped["epochs"][-1]["epoch"]
         if done >= epochs:

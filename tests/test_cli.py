@@ -105,6 +105,37 @@ def test_resume_without_training_state_restarts_from_the_shipped_weights(data_ro
     assert rewarm(99, [100], 50) == 1.0 and rewarm(100, [100], 50) == 1 / 50
     assert rewarm(124, [100], 50) == 25 / 50 and rewarm(149, [100], 50) == 1.0 and rewarm(500, [100], 50) == 1.0
 
+def test_resume_with_more_epochs_extends_the_plan_and_eases_the_rate_back_in(data_root, tmp_path, capsys):
+    """A finished run resumed with a larger --epochs goes on with its optimiser's state. Its cosine learning-rate
+    schedule, stretched to the new length, would jump from the floor back up; the jump is eased in and recorded."""
+    from genzoo.training import REWARM_STEPS, SMOKE_TRAIN, lr_factor
+
+    spec = SPECS["ae-8"]
+    args = ["train", "--dataset", "mnist", "--model", "ae-8", "--smoke", "--data-root", data_root, "--no-progress",
+            "--out", tmp_path]
+    assert run_cli(*args, "--epochs", 1) == 0
+    capsys.readouterr()
+    assert run_cli(*args, "--epochs", 3, "--resume") == 0
+    assert "after epoch 1, now planned for 3 epochs instead of 1" in capsys.readouterr().out
+    folder = tmp_path / "mnist" / "ae-8"
+    history = json.loads((folder / "history.json").read_text())
+    assert [e["epoch"] for e in history["epochs"]] == [1, 2, 3] and history["planned_epochs"] == 3
+    (extension,) = history["restarts"]
+    assert extension["after_epoch"] == 1 and extension["why"] == "extended from 1 to 3 epochs"
+    assert "optimiser kept" in extension["from"]
+    assert "| restart | after epoch 1" in (folder / "README.md").read_text()
+    # epoch 1 ended near the floor of its schedule; the stretched one stands far higher at epoch 2's last step
+    per_epoch = SMOKE_TRAIN // 32
+    lrs = [e["lr"] for e in history["epochs"]]
+    assert lrs[0] == pytest.approx(spec.lr * lr_factor(per_epoch - 1, per_epoch, 0, "cosine"))
+    stretched = spec.lr * lr_factor(2 * per_epoch - 1, 3 * per_epoch, 0, "cosine")
+    assert stretched > 2 * lrs[0]
+    assert lrs[1] == pytest.approx(stretched * per_epoch / REWARM_STEPS)      # ...but rises to it gradually
+    capsys.readouterr()
+    assert run_cli(*args, "--epochs", 3, "--resume") == 0           # the same plan again: nothing more to do
+    assert len(json.loads((folder / "history.json").read_text())["epochs"]) == 3
+
+
 def test_sample_cli_writes_npz_with_cycling_labels(trained, tmp_path):
     out = tmp_path / "s.npz"
     assert run_cli("sample", "--dataset", "mnist", "--model", "cgan", "--n", 25, "--labels", "cycle",

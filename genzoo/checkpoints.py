@@ -121,11 +121,15 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
                 if r["why"].startswith("extended") else "the optimiser started afresh with a short learning-rate warm-up")
         lines.append(f"| restart | after epoch {r['after_epoch']} ({r['date']}), from `{r['from']}`: {r['why']}, so {then} |")
     referee = folder / "referee.json"
+    scored_at = None
     if metrics is None and referee.exists():
         scores = json.loads(referee.read_text())
+        scored_at = scores.get("sampling", {}).pop("epoch", None)
         metrics = {f"{k} ({part.replace('_', ' ')})": v for part, d in scores.items() if d for k, v in d.items() if k != "n"}
     if metrics:
-        lines += ["", "## Measured (independent referee, 10,000 samples against the test set)", "",
+        earlier = f"; measured on the weights after epoch {scored_at}, before the epochs since" if (
+            scored_at and epochs and scored_at != epochs[-1]["epoch"]) else ""
+        lines += ["", f"## Measured (independent referee, 10,000 samples against the test set{earlier})", "",
                   "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()]
     if epochs:

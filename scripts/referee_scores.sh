@@ -6,7 +6,7 @@
 # With SAMPLES=DIR, samples already written by `python -m genzoo evaluate --samples DIR` are scored instead of
 # drawing them again (they are the same images: seed 0 unconditional, seed 1 with labels cycling).
 # PRECISION=bf16 draws with bfloat16 autocast (about twice as fast for the diffusion models on CPUs with AMX);
-# with SAMPLES, give the --precision that evaluate used. referee.json records it.
+# with SAMPLES, give the --precision that evaluate used. referee.json records it, and the epoch of the weights scored.
 # Drawings are made under artifacts/referee/ (git-ignored) and keep their progress there: a stopped run continues
 # where it stopped when started again.
 set -euo pipefail
@@ -34,8 +34,9 @@ for model in "$@"; do
   if draw "$model" cycle "$work/$model-c.npz" --seed 1 --labels cycle 2>/dev/null; then
     cond=$($PY "$REFEREE" score "$work/$model-c.npz" --dataset "$dataset" --json)
   fi
-  printf '{"unconditional": %s, "labels_cycling": %s, "sampling": {"settings": "the app defaults", "precision": "%s"}}\n' \
-    "$uncond" "$cond" "$PRECISION" > "$out"
+  epoch=$($PY -c "import json; print(json.load(open('checkpoints/$dataset/$model/history.json'))['epochs'][-1]['epoch'])")
+  printf '{"unconditional": %s, "labels_cycling": %s, "sampling": {"settings": "the app defaults", "precision": "%s", "epoch": %s}}\n' \
+    "$uncond" "$cond" "$PRECISION" "$epoch" > "$out"
   $PY -c "from genzoo.checkpoints import refresh_card; refresh_card('$dataset', '$model')"
   echo "$dataset/$model: $(cat "$out")"
   rm -f "$work/$model-u.npz" "$work/$model-c.npz"

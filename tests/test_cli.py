@@ -114,10 +114,14 @@ def test_resume_with_more_epochs_extends_the_plan_and_eases_the_rate_back_in(dat
     args = ["train", "--dataset", "mnist", "--model", "ae-8", "--smoke", "--data-root", data_root, "--no-progress",
             "--out", tmp_path]
     assert run_cli(*args, "--epochs", 1) == 0
+    folder = tmp_path / "mnist" / "ae-8"
+    (folder / "referee.json").write_text(json.dumps({"unconditional": {"n": 10, "fid": 12.5}, "labels_cycling": None,
+                                                     "sampling": {"settings": "the app defaults", "epoch": 1}}))
     capsys.readouterr()
     assert run_cli(*args, "--epochs", 3, "--resume") == 0
     assert "after epoch 1, now planned for 3 epochs instead of 1" in capsys.readouterr().out
-    folder = tmp_path / "mnist" / "ae-8"
+    card = (folder / "README.md").read_text()          # scores of the epoch-1 weights are not passed off as today's
+    assert "measured on the weights after epoch 1, before the epochs since" in card and "| fid (unconditional) | 12.5 |" in card
     history = json.loads((folder / "history.json").read_text())
     assert [e["epoch"] for e in history["epochs"]] == [1, 2, 3] and history["planned_epochs"] == 3
     (extension,) = history["restarts"]

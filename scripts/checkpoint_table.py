@@ -30,12 +30,15 @@ def table(dataset: str) -> str:
             rows.append(f"| {name} | not trained yet |" + " |" * (len(head) - 2))
             continue
         h = json.loads((folder / "history.json").read_text())
+        ref = json.loads((folder / "referee.json").read_text()) if (folder / "referee.json").exists() else {}
         if len(h["epochs"]) < h["planned_epochs"]:
-            rows.append(f"| {name} | in training ({len(h['epochs'])} of {h['planned_epochs']} epochs), not scored yet |" + " |" * (len(head) - 2))
+            scored = ref.get("sampling", {}).get("epoch")
+            last = (f"last scored after epoch {scored}: FID {fmt((ref.get('unconditional') or {}).get('fid'))}, with "
+                    f"labels {fmt((ref.get('labels_cycling') or {}).get('fid'))}" if scored else "not scored yet")
+            rows.append(f"| {name} | in training ({len(h['epochs'])} of {h['planned_epochs']} epochs), {last} |" + " |" * (len(head) - 2))
             continue
         minutes = sum(e["time_s"] for e in h["epochs"]) / 60
         mb = (folder / "model.safetensors").stat().st_size / 2**20
-        ref = json.loads((folder / "referee.json").read_text()) if (folder / "referee.json").exists() else {}
         if not ref and name != "classifier":   # trained, the referee's scores still to come
             rows.append(f"| {name} | {len(h['epochs'])}/{h['planned_epochs']} | {minutes:.0f} | {mb:.1f} | not scored yet |"
                         + " |" * (len(head) - 5))

@@ -103,7 +103,7 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
         f"| parameters | {count_parameters(model):,} |",
         f"| configuration | `{json.dumps(config)}` |",
         f"| data | {info.title}, 60,000 training images |",
-        f"| epochs | {len(epochs)} of {history.get('planned_epochs', spec.epochs)} |",
+        f"| epochs | {len(epochs)} of {history.get('planned_epochs', spec.epochs_for(dataset))} |",
         f"| batch size / learning rate | {spec.batch_size} / {spec.lr} ({spec.lr_schedule}) |",
         f"| EMA decay | {spec.ema_decay or 'none'} |",
         f"| training precision | {spec.precision} |",

@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     group = t.add_mutually_exclusive_group(required=True)
     group.add_argument("--model", choices=list(SPECS))
     group.add_argument("--all", action="store_true", help="every model, in dependency order")
-    t.add_argument("--epochs", type=int, help="default: the model's own (see genzoo/registry.py)")
+    t.add_argument("--epochs", type=int, help="default: the model's own for that dataset (see genzoo/registry.py)")
     t.add_argument("--batch-size", type=int)
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--data-root", help="torchvision dataset folder (default: $GENZOO_DATA_ROOT or data/)")

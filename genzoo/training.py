@@ -206,7 +206,7 @@ def train(opts: TrainOptions) -> Path:
         torch.set_num_threads(opts.threads)
     device = resolve_device(opts.device)
     seed_everything(opts.seed)
-    epochs = opts.epochs or (2 if opts.smoke else spec.epochs)
+    epochs = opts.epochs or (2 if opts.smoke else spec.epochs_for(opts.dataset))
     batch_size = opts.batch_size or (32 if opts.smoke else spec.batch_size)
     root = Path(opts.out_root) if opts.out_root else checkpoint_root()
     folder = root / opts.dataset / spec.name

@@ -163,3 +163,16 @@ def test_card_of_an_older_configuration_is_kept(tmp_path):
     save_model(spec.build(), folder)
     refresh_card("mnist", "ae-8", root=tmp_path)
     assert '"latent_dim": 8' in (folder / "README.md").read_text()
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion"])
+def test_a_retrain_runs_as_many_epochs_as_the_shipped_checkpoints_had(dataset):
+    """``train --all`` must reproduce what ships: each checkpoint trained with the registry's current settings was
+    planned for the registry's epoch count on its dataset (Fashion-MNIST's cosine diffusion trained longer)."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent / "checkpoints" / dataset
+    current = [n for n in SPECS if matches_spec(json.loads((root / n / "config.json").read_text()), SPECS[n])]
+    assert {"ddpm-linear", "ddpm-cosine", "classifier"} <= set(current)
+    planned = {n: json.loads((root / n / "history.json").read_text())["planned_epochs"] for n in current}
+    assert planned == {n: SPECS[n].epochs_for(dataset) for n in current}
+    assert SPECS["ddpm-cosine"].epochs_for("fashion") == 40 and SPECS["ddpm-cosine"].epochs_for("mnist") == 20

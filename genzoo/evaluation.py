@@ -148,17 +148,17 @@ def precision_check(model: GenerativeModel, ev: Evaluator, drawn: torch.Tensor, 
             "mean_abs_pixel_diff": float((full - drawn[:m]).abs().mean())}
 
 
-def sampler_settings(name: str) -> dict[str, dict]:
-    """The sampler settings the app offers for a model, its own default first (the one samples are scored with);
-    diffusion: the default, DDIM 50 and 20, DDPM 1000."""
-    default = sampler_options(name)
+def sampler_settings(name: str, dataset: str) -> dict[str, dict]:
+    """The sampler settings the app offers for a model on ``dataset``, its own default first (the one samples are
+    scored with); diffusion: the default, DDIM 50 and 20, DDPM 1000, all at the dataset's guidance strength."""
+    default = sampler_options(name, dataset)
     if not default:
         return {"default": {}}
-    return {f"{default['sampler']}-{default['steps']}": default, "ddim-50": sampler_options(name, "ddim", 50),
-            "ddim-20": sampler_options(name, "ddim", 20), "ddpm-1000": sampler_options(name, "ddpm")}
+    return {f"{default['sampler']}-{default['steps']}": default, "ddim-50": sampler_options(name, dataset, "ddim", 50),
+            "ddim-20": sampler_options(name, dataset, "ddim", 20), "ddpm-1000": sampler_options(name, dataset, "ddpm")}
 
 
-def evaluate_model(name: str, model: GenerativeModel, ev: Evaluator, n: int, seed: int,
+def evaluate_model(name: str, dataset: str, model: GenerativeModel, ev: Evaluator, n: int, seed: int,
                    latency_batches: Sequence[int] = LATENCY_BATCHES, guidance_curve: bool = True,
                    progress: bool = True, skip_slow: bool = False, latency_budget_s: float = 10.0,
                    samples_dir: Optional[Path] = None, precision: str = "fp32", curve_n: int = 2000,
@@ -172,7 +172,7 @@ def evaluate_model(name: str, model: GenerativeModel, ev: Evaluator, n: int, see
     partial_dir = partial_dir or samples_dir
     partials = {kind: partial_path(Path(partial_dir) / f"{name}-{kind}.npz") if partial_dir else None
                 for kind in ("unconditional", "cycle")}
-    opts = sampler_settings(name)
+    opts = sampler_settings(name, dataset)
     default = next(iter(opts.values()))
     out: dict = {"title": spec.title, "family": model.family, "parameters": count_parameters(model),
                  "conditional": model.conditional, "sampler": default, "precision": precision}
@@ -305,7 +305,7 @@ def evaluate(dataset: str, names: Optional[Sequence[str]] = None, n: int = 10000
     for name in tqdm(list(names or GENERATIVE), desc="models", disable=not progress):
         model = load_model(dataset, name, root=root)
         hist = load_history(root / dataset / name)
-        result = evaluate_model(name, model, ev, n, seed, latency_batches, progress=progress, skip_slow=skip_slow,
+        result = evaluate_model(name, dataset, model, ev, n, seed, latency_batches, progress=progress, skip_slow=skip_slow,
                                 latency_budget_s=latency_budget_s, samples_dir=samples_dir, precision=precision,
                                 curve_n=curve_n, partial_dir=samples_dir or root / dataset)
         result["training"] = {"epochs": len(hist.get("epochs", [])),

@@ -24,7 +24,7 @@ from .checkpoints import (HISTORY, WEIGHTS, checkpoint_root, hardware, load_fold
                           save_model, write_json, write_model_card)
 from .data import load_split, to_unit
 from .imaging import save_grid
-from .registry import ModelSpec, get_spec
+from .registry import ModelSpec, get_spec, sampler_options
 
 STATE_WEIGHTS, STATE_JSON = "training_state.safetensors", "training_state.json"
 REWARM_STEPS = 500          # learning-rate warm-up after a restart with a fresh optimiser, for specs without one
@@ -258,7 +258,7 @@ def train(opts: TrainOptions) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     noise, labels = grid_inputs(model, 20 if opts.smoke else 100) if model.generative else (None, None)
     grid_at = grid_epochs(epochs)
-    grid_opts = dict(spec.sampler)
+    grid_opts = sampler_options(spec.name, opts.dataset)
     if opts.smoke and "steps" in grid_opts:
         grid_opts["steps"] = 5
 

@@ -14,7 +14,7 @@ from gradio.data_classes import FileData
 from PIL import Image, UnidentifiedImageError
 
 from .data import DATASETS, dataset_info
-from .registry import DEFAULT_GUIDANCE, SPECS
+from .registry import SPECS, default_guidance
 from .views import (DIFFUSION_MODELS, LATENT_MODELS, MAX_FRAMES, MAX_SAMPLES, Views)
 
 #: the largest picture read from an upload, checked from its header before anything is decoded
@@ -236,8 +236,10 @@ def class_tab(views: Views, dataset: gr.Radio, default: str) -> gr.Dropdown:
         gr.Markdown(TEXT["class"])
         with gr.Row():
             cls = class_dropdown(class_choices(default), value=class_choices(default)[3], label="Class")
-            guidance = gr.Slider(0, 6, value=DEFAULT_GUIDANCE, step=0.5, label="Guidance strength (diffusion models)",
-                                 info="0 = ignore the class · 1 = follow it · higher = more typical, less varied")
+            guidance = gr.Slider(0, 6, value=default_guidance(default), step=0.25,
+                                 label="Guidance strength (diffusion models)", elem_id="guidance",
+                                 info="0 = ignore the class · 1 = follow it · higher = more typical, less varied. "
+                                      "It starts where this dataset's pictures measured best.")
             n = gr.Slider(1, 32, value=8, step=1, label="How many pictures")
             seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
         go_ = gr.Button("Draw this class", variant="primary")
@@ -248,6 +250,7 @@ def class_tab(views: Views, dataset: gr.Radio, default: str) -> gr.Dropdown:
         return views.class_view(ds, c, k, s, g, progress_adapter(progress))
 
     go_.click(run, [dataset, cls, guidance, n, seed], out, api_name="pick_class", concurrency_id=HEAVY)
+    dataset.change(default_guidance, dataset, guidance, api_name="guidance_on_switch")
     return cls
 
 

@@ -22,7 +22,7 @@ from . import explore, guide, plots
 from .data import dataset_info
 from .evaluation import ms_per_image, percent
 from .imaging import gif_bytes, grid_pil, labelled_rows, to_pil
-from .registry import DEFAULT_GUIDANCE, SPECS, sampler_options
+from .registry import SPECS, default_guidance, sampler_options
 from .zoo import Zoo
 
 Progress = Optional[Callable[[float, str], None]]
@@ -126,10 +126,10 @@ class Views:
         return gallery, rows
 
     # -- 2. sample --------------------------------------------------------------------
-    def sampler_options(self, name: str, sampler: str = "ddim", steps: Optional[int] = None,
+    def sampler_options(self, name: str, dataset: str, sampler: str = "ddim", steps: Optional[int] = None,
                         guidance: Optional[float] = None) -> dict:
         steps = None if steps is None else clamp_int(steps, 1, 1000, "steps")
-        return sampler_options(name, sampler, steps, guidance)
+        return sampler_options(name, dataset, sampler, steps, guidance)
 
     @functools.lru_cache(maxsize=64)
     def _sample(self, dataset: str, name: str, n: int, seed: int, label: Optional[int], opts: tuple) -> tuple[Image.Image, float]:
@@ -148,18 +148,20 @@ class Views:
         for i, name in enumerate(names):
             if progress:
                 progress(i / len(names), f"drawing from {self.title(name)}")
-            opts = tuple(sorted(self.sampler_options(name, sampler, steps).items()))
+            opts = tuple(sorted(self.sampler_options(name, dataset, sampler, steps).items()))
             img, secs = self._sample(dataset, name, n, seed, None, opts)
             out.append((img, f"{self.caption(dataset, name)} — {secs:.2f} s"))
         return out
 
     # -- 3. pick a class -----------------------------------------------------------------
-    def class_view(self, dataset: str, class_name, n: int = 8, seed: int = 0, guidance: float = DEFAULT_GUIDANCE,
+    def class_view(self, dataset: str, class_name, n: int = 8, seed: int = 0, guidance: Optional[float] = None,
                    progress: Progress = None) -> Gallery:
+        """Every class-conditional model's pictures of one class; the diffusion models guided with ``guidance``
+        (default: the dataset's strength)."""
         k = self.class_index(dataset, class_name)
         n = clamp_int(n, 1, MAX_SAMPLES, "number of images")
         seed = clamp_int(seed, 0, MAX_SEED, "seed")
-        guidance = float(guidance)
+        guidance = default_guidance(dataset) if guidance is None else float(guidance)
         if not 0 <= guidance <= 10:
             raise ValueError(f"guidance strength must lie between 0 and 10, got {guidance}")
         out = []
@@ -169,7 +171,7 @@ class Views:
                 continue
             if progress:
                 progress(i / len(CLASS_MODELS), f"drawing from {self.title(name)}")
-            opts = tuple(sorted(self.sampler_options(name, guidance=guidance).items()))
+            opts = tuple(sorted(self.sampler_options(name, dataset, guidance=guidance).items()))
             img, secs = self._sample(dataset, name, n, seed, k, opts)
             out.append((img, f"{self.caption(dataset, name)} — {secs:.2f} s"))
         if not out:
@@ -203,7 +205,7 @@ class Views:
                 continue
             if progress:
                 progress(i / 2, f"walking {self.title(name)}'s noise")
-            opts = self.sampler_options(name, steps=25) if name.startswith("ddpm") else {}
+            opts = self.sampler_options(name, dataset, steps=25) if name.startswith("ddpm") else {}
             path = explore.noise_path(self.zoo.model(dataset, name), seed_a, seed_b, frames, None, **opts)
             strips.append((name, path, f"between seeds {seed_a} and {seed_b}"))
         if not strips:
@@ -399,7 +401,7 @@ class Views:
         g = torch.Generator().manual_seed(seed)
         labels = torch.tensor([k]) if k is not None else None
         cb = (lambda i, n: progress(i / n, f"denoising step {i} of {n}")) if progress else None
-        opts = self.sampler_options(name, steps=steps)
+        opts = self.sampler_options(name, dataset, steps=steps)
         opts.pop("steps"); opts.pop("sampler")
         x0, frames = model.denoise(model.noise(1, g), labels, sampler="ddim", steps=steps, generator=g,
                                    progress=cb, frames=min(10, steps), **opts)
@@ -422,7 +424,7 @@ class Views:
     def guide_table(self, dataset: str) -> list[list]:
         """The capability table: one row per registry model, every cell read from the model object."""
         dataset_info(dataset)
-        return [guide.capabilities(self._any_model(dataset, n), s.title, s.sampler) for n, s in SPECS.items()]
+        return [guide.capabilities(self._any_model(dataset, n), s.title, sampler_options(n, dataset)) for n, s in SPECS.items()]
 
     def guide_model(self, dataset: str, name: str) -> tuple[str, list[list]]:
         """Description, training facts and key equation (Markdown with LaTeX), and the layer table."""
@@ -547,7 +549,7 @@ class Views:
                 continue
             if progress:
                 progress(i / len(names), f"timing {self.title(name)}")
-            opts = tuple(sorted(self.sampler_options(name).items()))
+            opts = tuple(sorted(self.sampler_options(name, dataset).items()))
             secs = self._time(dataset, name, opts)
             evals = e.model.network_evaluations(**dict(opts), labels_given=False) if opts else 1
             rows.append([self.title(name), e.parameters, evals, round(1000 * secs / 16, 2),

@@ -90,6 +90,14 @@ def test_pick_class_draws_with_every_conditional_model(client):
         client.predict("mnist", "Sneaker", 2.0, 3, 0, api_name="/pick_class")
 
 
+def test_the_guidance_slider_starts_at_each_datasets_own_strength(client):
+    from genzoo.registry import DEFAULT_GUIDANCE
+
+    assert DEFAULT_GUIDANCE["fashion"] != DEFAULT_GUIDANCE["mnist"]
+    for dataset, strength in DEFAULT_GUIDANCE.items():
+        assert client.predict(dataset, api_name="/guidance_on_switch") == strength
+
+
 def test_interpolate_gives_paths_gif_and_smoothness(client, drawing):
     paths, gif, gif_file, table = client.predict("mnist", "1", 0, "7", 0, None, 1, 2, 6, api_name="/interpolate")
     w, h = size(paths)

@@ -79,6 +79,21 @@ def test_class_tab(page):
     no_error_shown(page)
 
 
+def test_guidance_slider_follows_the_dataset(page):
+    """Each dataset's diffusion models are guided with their own measured strength: the slider moves with it."""
+    from genzoo.data import DATASETS
+    from genzoo.registry import DEFAULT_GUIDANCE
+
+    open_tab(page, "Pick a class")
+    strength = page.locator("#guidance input[type=number]")
+    assert float(strength.input_value()) == DEFAULT_GUIDANCE["mnist"]
+    for dataset in ("fashion", "mnist"):
+        page.get_by_label(DATASETS[dataset].title, exact=True).check()
+        page.wait_for_function("([sel, v]) => Number(document.querySelector(sel).value) === v",
+                               arg=["#guidance input[type=number]", DEFAULT_GUIDANCE[dataset]], timeout=TIMEOUT)
+    no_error_shown(page)
+
+
 def test_interpolate_tab(page):
     open_tab(page, "Interpolate")
     page.get_by_role("button", name="Interpolate", exact=True).click()

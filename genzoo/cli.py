@@ -34,8 +34,10 @@ def _load(args, able, why: str):
     import torch
 
     from .checkpoints import load_model
+    from .training import resolve_device
 
-    model = load_model(args.dataset, args.model, root=args.checkpoints)
+    model = load_model(args.dataset, args.model, root=args.checkpoints,
+                       map_location=str(resolve_device(getattr(args, "device", "cpu"))))
     if not able(model):
         raise ValueError(why)
     if args.threads:
@@ -44,15 +46,18 @@ def _load(args, able, why: str):
 
 
 def _sample(args) -> None:
+    from .registry import sampler_options
     from .sampling import partial_path, resolve_labels, sample_batched, write_samples
 
     model = _load(args, lambda m: m.generative, f"{args.model} is not a generative model")
     label = args.labels if args.labels else args.label
     labels = resolve_labels(model, args.n, label)
-    options = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps, eta=args.eta, guidance=args.guidance).items()
-               if v is not None}
-    if options and model.family not in ("diffusion", "latent-diffusion"):
+    given = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps, eta=args.eta, guidance=args.guidance).items()
+             if v is not None}
+    if given and model.family not in ("diffusion", "latent-diffusion"):
         raise ValueError(f"--sampler/--steps/--eta/--guidance apply to diffusion models only, not {args.model}")
+    # the app's settings for this model and dataset, with whatever was given on the command line
+    options = {**sampler_options(args.model, args.dataset, args.sampler), **given}
     t0 = time.time()
     partial = partial_path(Path(args.out))
     images, drawn = sample_batched(model, args.n, labels, seed=args.seed, batch_size=args.batch_size,
@@ -139,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bf16: bfloat16 autocast, about 2x faster where the CPU supports it natively (default fp32)")
     s.add_argument("--checkpoints", help="checkpoint root (default: checkpoints/)")
     s.add_argument("--threads", type=int)
+    s.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
+                   help="where to run the network (default cpu; the same seed draws the same noise on any device)")
     s.add_argument("--no-progress", action="store_true")
     s.add_argument("--out", required=True, help="FILE.npz or FILE.png (while drawing, progress is kept in "
                                                 "FILE.npz.partial.pt, so an interrupted run continues when run again)")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Score shipped checkpoints with the independent referee (../shared/referee/referee.py):
-# 10,000 samples each, made with the sampling CLI at the app's default settings.
+# 10,000 samples each, made with the sampling CLI at the app's default settings (for the diffusion models: DDIM 50
+# steps at the dataset's guidance strength, which referee.json records).
 #   scripts/referee_scores.sh DATASET MODEL [MODEL ...]
 # Writes checkpoints/DATASET/MODEL/referee.json (unconditional, and cycling labels for conditional models).
 # With SAMPLES=DIR, samples already written by `python -m genzoo evaluate --samples DIR` are scored instead of
@@ -35,8 +36,9 @@ for model in "$@"; do
     cond=$($PY "$REFEREE" score "$work/$model-c.npz" --dataset "$dataset" --json)
   fi
   epoch=$($PY -c "import json; print(json.load(open('checkpoints/$dataset/$model/history.json'))['epochs'][-1]['epoch'])")
-  printf '{"unconditional": %s, "labels_cycling": %s, "sampling": {"settings": "the app defaults", "precision": "%s", "epoch": %s}}\n' \
-    "$uncond" "$cond" "$PRECISION" "$epoch" > "$out"
+  settings=$($PY -c "from genzoo.registry import describe_sampler; print(describe_sampler('$model', '$dataset'))")
+  printf '{"unconditional": %s, "labels_cycling": %s, "sampling": {"settings": "the app defaults: %s", "precision": "%s", "epoch": %s}}\n' \
+    "$uncond" "$cond" "$settings" "$PRECISION" "$epoch" > "$out"
   $PY -c "from genzoo.checkpoints import refresh_card; refresh_card('$dataset', '$model')"
   echo "$dataset/$model: $(cat "$out")"
   rm -f "$work/$model-u.npz" "$work/$model-c.npz"

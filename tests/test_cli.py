@@ -12,7 +12,7 @@ import torch
 from genzoo.checkpoints import load_model
 from genzoo.cli import main
 from genzoo.registry import SPECS
-from genzoo.sampling import sample_batched
+from genzoo.sampling import as_numpy_uint8, sample_batched
 from tests.conftest import ROOT
 
 
@@ -170,6 +170,26 @@ def test_sample_cli_diffusion_options_and_png(trained, tmp_path):
     run_cli("sample", "--dataset", "mnist", "--model", "ddpm-cosine", "--n", 3, "--steps", 3,
             "--checkpoints", trained, "--out", unconditional, "--no-progress")
     assert "labels" not in np.load(unconditional).files
+
+
+def test_sample_cli_draws_with_the_apps_settings_for_the_dataset_unless_told_otherwise(trained, tmp_path):
+    """No sampling flags: the same pictures the app (and ``evaluate``) draws, guided with the dataset's strength,
+    not the model class's own fallback; a flag changes only what it names."""
+    from genzoo.registry import default_guidance, sampler_options
+
+    model = load_model("mnist", "ddpm-cosine", root=trained)
+    labels = torch.arange(6) % 10
+    plain, flagged = tmp_path / "plain.npz", tmp_path / "flagged.npz"
+    assert run_cli("sample", "--dataset", "mnist", "--model", "ddpm-cosine", "--n", 6, "--labels", "cycle",
+                   "--checkpoints", trained, "--out", plain, "--no-progress") == 0
+    app, _ = sample_batched(model, 6, labels, progress=False, **sampler_options("ddpm-cosine", "mnist"))
+    assert np.array_equal(np.load(plain)["images"], as_numpy_uint8(app))
+    assert model.default_sampler["guidance"] != default_guidance("mnist")     # so the check above can tell them apart
+    assert run_cli("sample", "--dataset", "mnist", "--model", "ddpm-cosine", "--n", 6, "--labels", "cycle",
+                   "--guidance", 3, "--checkpoints", trained, "--out", flagged, "--no-progress") == 0
+    strong, _ = sample_batched(model, 6, labels, progress=False, **sampler_options("ddpm-cosine", "mnist", guidance=3))
+    assert np.array_equal(np.load(flagged)["images"], as_numpy_uint8(strong))
+    assert not np.array_equal(np.load(flagged)["images"], np.load(plain)["images"])
 
 
 def test_bf16_sampling_draws_the_same_pictures_to_within_rounding(trained, tmp_path):

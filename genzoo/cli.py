@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .data import DATASETS, DataError
 
+DEVICE_ARG = dict(default="cpu", choices=["auto", "cpu", "cuda"])
 RESUMABLE_SAMPLING = ("the pictures drawn so far are saved (every minute); run the same command again to continue "
                       "where it stopped")
 
@@ -37,7 +38,7 @@ def _load(args, able, why: str):
     from .training import resolve_device
 
     model = load_model(args.dataset, args.model, root=args.checkpoints,
-                       map_location=str(resolve_device(getattr(args, "device", "cpu"))))
+                       map_location=str(resolve_device(args.device)))
     if not able(model):
         raise ValueError(why)
     if args.threads:
@@ -144,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bf16: bfloat16 autocast, about 2x faster where the CPU supports it natively (default fp32)")
     s.add_argument("--checkpoints", help="checkpoint root (default: checkpoints/)")
     s.add_argument("--threads", type=int)
-    s.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"],
+    s.add_argument("--device", **DEVICE_ARG,
                    help="where to run the network (default cpu; the same seed draws the same noise on any device)")
     s.add_argument("--no-progress", action="store_true")
     s.add_argument("--out", required=True, help="FILE.npz or FILE.png (while drawing, progress is kept in "
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-root")
     r.add_argument("--checkpoints", help="checkpoint root (default: checkpoints/)")
     r.add_argument("--threads", type=int)
+    r.add_argument("--device", **DEVICE_ARG, help="where to run the network (default cpu)")
     r.add_argument("--out", required=True, help="FILE.npz or FILE.png")
     r.set_defaults(fn=_reconstruct)
 

@@ -55,10 +55,10 @@ def _sample(args) -> None:
     labels = resolve_labels(model, args.n, label)
     given = {k: v for k, v in dict(sampler=args.sampler, steps=args.steps, eta=args.eta, guidance=args.guidance).items()
              if v is not None}
-    if given and model.family not in ("diffusion", "latent-diffusion"):
+    default = sampler_options(args.model, args.dataset, args.sampler)     # the app's settings; {} if it has none
+    if given and not default:
         raise ValueError(f"--sampler/--steps/--eta/--guidance apply to diffusion models only, not {args.model}")
-    # the app's settings for this model and dataset, with whatever was given on the command line
-    options = {**sampler_options(args.model, args.dataset, args.sampler), **given}
+    options = {**default, **given}
     t0 = time.time()
     partial = partial_path(Path(args.out))
     images, drawn = sample_batched(model, args.n, labels, seed=args.seed, batch_size=args.batch_size,
@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--all", action="store_true", help="every model, in dependency order")
     t.add_argument("--epochs", type=int, help="default: the model's own for that dataset (see genzoo/registry.py)")
     t.add_argument("--batch-size", type=int)
-    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--device", **{**DEVICE_ARG, "default": "auto"})
     t.add_argument("--data-root", help="torchvision dataset folder (default: $GENZOO_DATA_ROOT or data/)")
     t.add_argument("--out", help="checkpoint root (default: checkpoints/)")
     t.add_argument("--resume", action="store_true", help="continue after the last saved epoch")

@@ -91,6 +91,12 @@ class EMA:
         d = min(self.decay, (1 + step) / (10 + step))   # warm-up: early weights are not averaged in for long
         torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1 - d)
 
+    @torch.no_grad()
+    def commit(self) -> None:
+        """Put the averaged weights into the model, and go on averaging from there (a new training stage)."""
+        for p, s in zip(self.params, self.shadow):
+            p.copy_(s)
+
     @contextlib.contextmanager
     def swapped(self):
         """Temporarily put the averaged weights into the model."""
@@ -221,7 +227,7 @@ def train(opts: TrainOptions) -> Path:
 
     model = spec.build().to(device)
     if spec.base:
-        model.set_autoencoder(load_model(opts.dataset, spec.base, root=root, map_location=str(device)), x[:10000])
+        model.set_base(load_model(opts.dataset, spec.base, root=root, map_location=str(device)), x[:10000])
     optimizers = model.configure_optimizers(spec.lr)
     ema = EMA(model, spec.ema_decay) if spec.ema_decay else None
     autocast = functools.partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=spec.precision == "bf16")
@@ -267,6 +273,8 @@ def train(opts: TrainOptions) -> Path:
         torch.manual_seed(opts.seed * 1000 + epoch)        # order and noise depend only on (seed, epoch)
         perm = torch.randperm(len(x))
         model.train()
+        if model.starts_stage(epoch) and ema is not None:
+            ema.commit()                                   # a new stage starts from the averaged weights
         model.on_epoch_start(epoch)
         sums: dict[str, float] = defaultdict(float)
         bar = tqdm(range(steps_per_epoch), desc=f"{opts.dataset}/{spec.name} {epoch}/{epochs}",

@@ -2,13 +2,14 @@
 from .autoencoders import VAE, Autoencoder
 from .base import GenerativeModel, ZooModel, count_parameters, slerp
 from .classifier import Classifier
+from .distillation import DistilledDDPM
 from .diffusion import DDPM, DDIMSampler, DDPMSampler, NoiseSchedule, make_betas, make_sampler
 from .gans import GAN
 from .latent_diffusion import LatentDiffusion
 
 #: every model class, by name; config.json files refer to these names
-MODEL_CLASSES = {cls.__name__: cls for cls in (Autoencoder, VAE, GAN, DDPM, LatentDiffusion, Classifier)}
+MODEL_CLASSES = {cls.__name__: cls for cls in (Autoencoder, VAE, GAN, DDPM, DistilledDDPM, LatentDiffusion, Classifier)}
 
-__all__ = ["Autoencoder", "VAE", "GAN", "DDPM", "LatentDiffusion", "Classifier", "GenerativeModel",
+__all__ = ["Autoencoder", "VAE", "GAN", "DDPM", "DistilledDDPM", "LatentDiffusion", "Classifier", "GenerativeModel",
            "ZooModel", "NoiseSchedule", "DDPMSampler", "DDIMSampler", "make_betas", "make_sampler",
            "count_parameters", "slerp", "MODEL_CLASSES"]

@@ -55,6 +55,10 @@ class ZooModel(nn.Module, PyTorchModelHubMixin):
         """Parameters that get an exponential moving average (all, unless overridden)."""
         return list(self.parameters())
 
+    def starts_stage(self, epoch: int) -> bool:
+        """True when ``epoch`` (1-based) begins a new training stage, which starts from the averaged weights."""
+        return False
+
     def on_epoch_start(self, epoch: int) -> None:
         """Hook run before each epoch (1-based), e.g. to switch a training phase."""
 

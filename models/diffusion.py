@@ -80,12 +80,19 @@ class Sampler:
         self.clip_sample = clip_sample      # clamp predicted x0 to [-c, c]; None: no clamp
         self.set_timesteps(schedule.T)
 
-    def set_timesteps(self, n: int) -> None:
-        """Use ``n`` timesteps evenly spread from T-1 down to 0 (both ends included)."""
+    def set_timesteps(self, n: int, spacing: str = "linspace") -> None:
+        """Use ``n`` timesteps from T-1 down: ``"linspace"`` spreads them evenly down to 0 (both ends included);
+        ``"trailing"`` (diffusers' name) takes T-1, T-1-T/n, ..., T/n-1, so no network run is spent at t = 0,
+        where the picture is already clean, and the grid for n steps is every other point of the grid for 2n."""
         T = self.schedule.T
         if not 1 <= n <= T:
             raise ValueError(f"steps must lie in 1..{T}, got {n}")
-        ts = torch.linspace(T - 1, 0, n).round().long() if n > 1 else torch.tensor([T - 1])
+        if spacing == "trailing":
+            ts = (torch.arange(T, 0, -T / n, dtype=torch.float64).round() - 1).long()[:n]
+        elif spacing == "linspace":
+            ts = torch.linspace(T - 1, 0, n).round().long() if n > 1 else torch.tensor([T - 1])
+        else:
+            raise ValueError(f"timestep spacing must be 'linspace' or 'trailing', got {spacing!r}")
         self.timesteps = torch.unique_consecutive(ts)
         prev = torch.cat([self.timesteps[1:], torch.tensor([-1])])
         self._prev = dict(zip(self.timesteps.tolist(), prev.tolist()))
@@ -169,6 +176,7 @@ class DiffusionBase(GenerativeModel):
 
     family = "diffusion"
     clip_sample: Optional[float] = 1.0       # images live in [-1, 1]
+    timestep_spacing: str = "linspace"       # how ``steps`` are spread over 0..T-1 (see ``Sampler.set_timesteps``)
     default_sampler = {"sampler": "ddim", "steps": 50, "eta": 0.0, "guidance": 2.0}
 
     def _init_diffusion(self, schedule: str, T: int, num_classes: int, p_uncond: float) -> None:
@@ -237,7 +245,7 @@ class DiffusionBase(GenerativeModel):
         steps = (self.T if sampler == "ddpm" else d["steps"]) if steps is None else int(steps)
         eta = (1.0 if sampler == "ddpm" else d["eta"]) if eta is None else float(eta)
         s = make_sampler(sampler, self.schedule, self.clip_sample)
-        s.set_timesteps(steps)
+        s.set_timesteps(steps, self.timestep_spacing)
         x = noise
         keep = set(torch.linspace(0, len(s.timesteps) - 1, frames).round().long().tolist()) if frames else set()
         snaps = []
@@ -302,17 +310,28 @@ class UNet(nn.Module):
     (Latent diffusion runs one at a single 7x7 resolution over a grid of ``in_channels`` codes.)
 
     eps_theta(x_t, t, y): the time embedding plus a class embedding (``num_classes`` + 1
-    entries, the last one the null class) conditions every residual block.
+    entries, the last one the null class) conditions every residual block. With
+    ``guidance_input`` a third embedding, of the guidance strength w, is added (a
+    guidance-distilled student, Meng et al. 2023); it starts at zero, so a student
+    copied from its teacher first answers exactly as the teacher does with a class.
     """
 
+    #: sinusoidal embedding of w * GUIDANCE_SCALE: strengths 0..5 then span frequencies as timesteps 0..1000 do
+    GUIDANCE_SCALE = 200.0
+
     def __init__(self, channels: int = 32, channel_mults: tuple = (1, 2, 2), num_res_blocks: int = 2,
-                 num_classes: int = 10, dropout: float = 0.1, in_channels: int = 1):
+                 num_classes: int = 10, dropout: float = 0.1, in_channels: int = 1, guidance_input: bool = False):
         super().__init__()
         c = channels
         emb = 4 * c
         self.c = c
         self.time_mlp = nn.Sequential(nn.Linear(c, emb), nn.SiLU(), nn.Linear(emb, emb))
         self.class_emb = nn.Embedding(num_classes + 1, emb)
+        self.guidance_mlp = None
+        if guidance_input:
+            self.guidance_mlp = nn.Sequential(nn.Linear(c, emb), nn.SiLU(), nn.Linear(emb, emb))
+            nn.init.zeros_(self.guidance_mlp[-1].weight)
+            nn.init.zeros_(self.guidance_mlp[-1].bias)
         self.conv_in = nn.Conv2d(in_channels, c, 3, padding=1)
         chans = [c * m for m in channel_mults]
         self.down = nn.ModuleList()
@@ -338,8 +357,13 @@ class UNet(nn.Module):
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor,
+                guidance: Optional[torch.Tensor] = None) -> torch.Tensor:
         emb = self.time_mlp(timestep_embedding(t, self.c)) + self.class_emb(labels)
+        if self.guidance_mlp is not None:
+            if guidance is None:
+                raise ValueError("this network takes the guidance strength as an input")
+            emb = emb + self.guidance_mlp(timestep_embedding(guidance * self.GUIDANCE_SCALE, self.c))
         h = self.conv_in(x)
         hs = [h]
         for layer in self.down:

@@ -91,7 +91,7 @@ class LatentDiffusion(DiffusionBase):
         return self.autoencoder.latent_dim
 
     @torch.no_grad()
-    def set_autoencoder(self, autoencoder: Autoencoder, images: torch.Tensor) -> None:
+    def set_base(self, autoencoder: Autoencoder, images: torch.Tensor) -> None:
         """Copy a trained autoencoder in and measure its code statistics on ``images``."""
         self.autoencoder.load_state_dict(autoencoder.autoencoder_state())
         self.autoencoder.eval()

@@ -97,7 +97,7 @@ def test_latent_diffusion_learns_the_code_distribution(batch, code, denoiser):
     ae = Autoencoder(**code)
     _train(ae, x, y, 50, 2e-3)
     ldm = LatentDiffusion(autoencoder=code, **denoiser)
-    ldm.set_autoencoder(ae, x)
+    ldm.set_base(ae, x)
     d = ae.latent_dim
     assert torch.allclose(ldm.from_images(x).mean(0), torch.zeros(d), atol=1e-4)
     before = sum(_loss(ldm, x, y) for _ in range(5))

@@ -44,9 +44,11 @@ class ModelSpec:
     base: Optional[str] = None      # a model this one is built on (latent diffusion's autoencoder)
     sampler: dict[str, Any] = field(default_factory=dict)   # the app's default sampling options (less guidance)
     dataset_epochs: dict[str, int] = field(default_factory=dict)  # where a dataset's model trained longer
+    tiny: dict[str, Any] = field(default_factory=dict)  # settings that shrink it for smoke runs (tests check plumbing)
 
-    def build(self) -> ZooModel:
-        return self.cls(**self.kwargs)
+    def build(self, tiny: bool = False) -> ZooModel:
+        """The model with the registry's settings; ``tiny``: a few channels and blocks, for ``--smoke`` runs."""
+        return self.cls(**({**self.kwargs, **self.tiny} if tiny else self.kwargs))
 
     def epochs_for(self, dataset: str) -> int:
         """The number of epochs the shipped checkpoint for ``dataset`` was trained for (and a retrain runs)."""
@@ -57,14 +59,19 @@ class ModelSpec:
         return self.cls.generative
 
 
+# smoke-run sizes: a few channels, one block a level (GroupNorm needs channels in multiples of 8)
+TINY_CONV = {"channels": 8, "hidden": 32}
+TINY_UNET = {"channels": 8, "channel_mults": [1, 2], "num_res_blocks": 1}
+
+
 def _ae(latent: int) -> ModelSpec:
     return ModelSpec(f"ae-{latent}", Autoencoder, {"latent_dim": latent}, f"Autoencoder ({latent}-D)",
                      f"Squeezes each image into {latent} numbers and rebuilds it; not trained to generate.",
-                     epochs=20)
+                     epochs=20, tiny=TINY_CONV)
 
 
 def _vae(name: str, title: str, summary: str, **kw) -> ModelSpec:
-    return ModelSpec(name, VAE, {"latent_dim": 16, **kw}, title, summary, epochs=20)
+    return ModelSpec(name, VAE, {"latent_dim": 16, **kw}, title, summary, epochs=20, tiny=TINY_CONV)
 
 
 DDIM_50 = {"sampler": "ddim", "steps": 50, "eta": 0.0}
@@ -77,7 +84,7 @@ def _ddpm(schedule: str, **kw) -> ModelSpec:
                      f"Diffusion ({schedule} schedule)",
                      f"Learns to remove noise step by step ({schedule} noise schedule); draws by denoising pure noise.",
                      epochs=20, lr=5e-4, warmup_steps=500, ema_decay=0.9995, precision="bf16",
-                     sampler=DDIM_50, **kw)
+                     sampler=DDIM_50, tiny=TINY_UNET, **kw)
 
 
 SPECS: dict[str, ModelSpec] = {s.name: s for s in [
@@ -88,19 +95,20 @@ SPECS: dict[str, ModelSpec] = {s.name: s for s in [
               "Autoencoder (7×7 grid)",
               "Keeps a small 7×7 picture of codes (4 numbers per patch, 196 in all); its decoder was finished "
               "against a critic that spots blur, so rebuilds stay sharp. Latent diffusion works on these codes.",
-              epochs=18, precision="bf16"),
+              epochs=18, precision="bf16", tiny={"channels": 8}),
     _vae("vae", "VAE (beta = 1)", "An autoencoder whose codes are pushed towards a bell curve, so random codes decode to new images.", beta=1.0),
     _vae("vae-beta0", "VAE (beta = 0)", "The VAE with its bell-curve pressure switched off: sharp rebuilds, messy code space.", beta=0.0),
     _vae("vae-beta10", "VAE (beta = 10)", "The VAE with strong bell-curve pressure: a tidy code space, blurry rebuilds.", beta=10.0),
     ModelSpec("vae-2d", VAE, {"latent_dim": 2, "beta": 1.0}, "VAE (2-D)",
-              "A VAE with only two code numbers, so its whole code space fits on a flat map.", epochs=20),
+              "A VAE with only two code numbers, so its whole code space fits on a flat map.", epochs=20,
+              tiny=TINY_CONV),
     _vae("cvae", "Conditional VAE", "A VAE that is also told the class, so you can ask it for one.", beta=1.0, conditional=True),
     ModelSpec("gan", GAN, {"z_dim": 64, "channels": 32}, "GAN",
               "A generator learns to fool a critic that tells real images from fakes.",
-              epochs=30, lr=2e-4, lr_schedule="constant", ema_decay=0.999),
+              epochs=30, lr=2e-4, lr_schedule="constant", ema_decay=0.999, tiny={"channels": 8}),
     ModelSpec("cgan", GAN, {"z_dim": 64, "channels": 32, "conditional": True}, "Conditional GAN",
               "A GAN whose generator and critic are both told the class.",
-              epochs=30, lr=2e-4, lr_schedule="constant", ema_decay=0.999),
+              epochs=30, lr=2e-4, lr_schedule="constant", ema_decay=0.999, tiny={"channels": 8}),
     _ddpm("linear"),
     # Fashion-MNIST's cosine model trained on from 20 to 40 epochs to get closer to its FID bar (see the README)
     _ddpm("cosine", dataset_epochs={"fashion": 40}),
@@ -114,16 +122,18 @@ SPECS: dict[str, ModelSpec] = {s.name: s for s in [
               "The cosine diffusion model taught to draw in 4 steps instead of 50: a student learned to land in one "
               "step where its teacher lands in two, four times over.",
               epochs=10, batch_size=64, lr=1e-4, lr_schedule="constant", ema_decay=0.999, precision="bf16",
-              base="ddpm-cosine", sampler={"sampler": "ddim", "eta": 0.0}),
+              base="ddpm-cosine", sampler={"sampler": "ddim", "eta": 0.0}, tiny=TINY_UNET),
     ModelSpec("ldm", LatentDiffusion,
               {"autoencoder": {"grid": 4, "channels": 32}, "schedule": "cosine", "T": 1000,
                "unet": {"channels": 64, "channel_mults": [1], "num_res_blocks": 2}, "p_uncond": 0.1, "dropout": 0.1},
               "Latent diffusion", "Diffusion run on the autoencoder's small 7×7 grid of codes, then decoded: "
               "16 times fewer positions to denoise at each step.",
               epochs=60, lr=5e-4, warmup_steps=500, ema_decay=0.9995, precision="bf16", base="ae-grid",
-              sampler=DDIM_50),
+              sampler=DDIM_50, tiny={"autoencoder": {"grid": 4, "channels": 8},
+                                     "unet": {"channels": 8, "channel_mults": [1], "num_res_blocks": 1}}),
     ModelSpec("classifier", Classifier, {"channels": 32, "feature_dim": 128}, "Evaluator classifier",
-              "Recognises the class of an image; used to score the other models.", epochs=8, lr=2e-3),
+              "Recognises the class of an image; used to score the other models.", epochs=8, lr=2e-3,
+              tiny={"channels": 8, "feature_dim": 32}),
 ]}
 
 GENERATIVE = [name for name, s in SPECS.items() if s.generative]

@@ -225,7 +225,7 @@ def train(opts: TrainOptions) -> Path:
         xt_u8, yt = xt_u8[:2000], yt[:2000]
     x, xt = to_unit(x_u8), to_unit(xt_u8)
 
-    model = spec.build().to(device)
+    model = spec.build(tiny=opts.smoke).to(device)
     if spec.base:
         model.set_base(load_model(opts.dataset, spec.base, root=root, map_location=str(device)), x[:10000])
     optimizers = model.configure_optimizers(spec.lr)
@@ -235,6 +235,7 @@ def train(opts: TrainOptions) -> Path:
     if steps_per_epoch < 1:
         raise ValueError(f"batch size {batch_size} is larger than the {len(x)} training images")
     total_steps = epochs * steps_per_epoch
+    warmup = min(spec.warmup_steps, total_steps // 5)     # a short (smoke) run still gets most of its steps at full rate
 
     history = {"model": spec.name, "dataset": opts.dataset, "planned_epochs": epochs, "batch_size": batch_size,
                "device": str(device), "hardware": hardware(), "smoke": opts.smoke, "epochs": []}
@@ -283,7 +284,7 @@ def train(opts: TrainOptions) -> Path:
             step = (epoch - 1) * steps_per_epoch + i
             for opt in optimizers:
                 for g in opt.param_groups:
-                    g["lr"] = spec.lr * lr_factor(step, total_steps, spec.warmup_steps, spec.lr_schedule) * rewarm(
+                    g["lr"] = spec.lr * lr_factor(step, total_steps, warmup, spec.lr_schedule) * rewarm(
                         step, restarts, spec.warmup_steps or REWARM_STEPS)
             idx = perm[i * batch_size:(i + 1) * batch_size]
             logs = model.train_step(x[idx].to(device), y[idx].to(device), optimizers, autocast)

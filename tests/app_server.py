@@ -36,6 +36,16 @@ def make_checkpoints(data_root: Path, out: Path) -> Path:
     return out
 
 
+def main(argv: list[str]) -> int:
+    """``python -m tests.app_server OUT DATA_ROOT``: build the smoke checkpoints (the test session runs this)."""
+    import time
+
+    t0 = time.perf_counter()
+    make_checkpoints(Path(argv[1]), Path(argv[0]))
+    print(f"built in {time.perf_counter() - t0:.1f} s", flush=True)
+    return 0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -73,3 +83,7 @@ class AppServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -108,6 +108,7 @@ def _export_data(args) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from .registry import SPECS
     from .sampling import PRECISIONS, SAMPLE_BATCH
+    from models.diffusion import SAMPLERS
 
     p = argparse.ArgumentParser(prog="python -m genzoo", description="GenZoo: train and sample generative models.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -135,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=100)
     s.add_argument("--label", type=int, help="class index for conditional models")
     s.add_argument("--labels", choices=["cycle"], help="cycle: labels 0, 1, ..., 9, 0, ...")
-    s.add_argument("--sampler", choices=["ddpm", "ddim"])
+    s.add_argument("--sampler", choices=list(SAMPLERS))
     s.add_argument("--steps", type=int)
     s.add_argument("--eta", type=float)
     s.add_argument("--guidance", type=float)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from models.diffusion import SAMPLERS
 from models import DDPM, GAN, VAE, Autoencoder, Classifier, DistilledDDPM, LatentDiffusion, ZooModel
 
 # Classifier-free guidance strength the diffusion models draw with unless told otherwise, one per dataset (the
@@ -154,8 +155,8 @@ def sampler_options(name: str, dataset: str, sampler: Optional[str] = None, step
     if spec.cls.family not in ("diffusion", "latent-diffusion"):
         return {}
     sampler = sampler or spec.sampler["sampler"]
-    if sampler not in ("ddim", "ddpm"):
-        raise ValueError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}")
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}; got {sampler!r}")
     return {**spec.sampler, "sampler": sampler, "eta": 1.0 if sampler == "ddpm" else 0.0,
             "steps": 1000 if sampler == "ddpm" else (spec.sampler.get("steps") if steps is None else int(steps)),
             "guidance": default_guidance(dataset) if guidance is None else float(guidance)}

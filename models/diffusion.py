@@ -18,7 +18,7 @@ from torch import nn
 from .base import GenerativeModel, ProgressFn, signed, unit
 
 SCHEDULES = ("linear", "cosine")
-SAMPLERS = ("ddpm", "ddim")
+SAMPLERS = ("ddpm", "ddim", "dpm++2m")
 
 
 # -- noise schedules: pure functions returning tensors -------------------------------
@@ -159,8 +159,50 @@ class DDIMSampler(Sampler):
         return x_prev
 
 
+class DPMSolverSampler(Sampler):
+    """DPM-Solver++(2M) (Lu et al. 2022): a second-order multistep solver of the probability-flow ODE, on the
+    network's guess of the clean picture x0. With lambda = log(alpha / sigma) (alpha = sqrt(abar),
+    sigma = sqrt(1 - abar)) and h = lambda_t - lambda_s, one step from s to t is
+
+        x_t = (sigma_t / sigma_s) x_s - alpha_t (e^{-h} - 1) D,   D = (1 + 1/(2r)) x0_s - 1/(2r) x0_{s'},
+
+    where s' is the step before s and r = (lambda_s - lambda_{s'}) / h. The first step (no history) takes D = x0_s:
+    that is DDIM, the first-order solver; the last, to the clean picture (sigma = 0), lands on x0_s itself. The history lives in
+    the solver and is cleared by ``set_timesteps``."""
+
+    name = "dpm++2m"
+
+    def set_timesteps(self, n: int, spacing: str = "linspace") -> None:
+        super().set_timesteps(n, spacing)
+        self._history: Optional[tuple[torch.Tensor, torch.Tensor]] = None     # (lambda, x0) of the step before
+
+    def _lambda(self, ab: torch.Tensor) -> torch.Tensor:
+        ab = ab.double()
+        return 0.5 * (torch.log(ab) - torch.log1p(-ab))
+
+    def step(self, eps: torch.Tensor, t: int, x: torch.Tensor, eta: Optional[float] = None,
+             generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        t_prev = self._prev[int(t)]
+        ab, ab_prev = self._abar(t), self._abar(t_prev)
+        x0, _ = self.predict_x0(eps, t, x)
+        lam_s = self._lambda(ab)
+        history, self._history = self._history, (lam_s, x0)
+        if t_prev < 0:                      # sigma_t = 0: the ODE's end point is the guess itself
+            return x0
+        lam_t = self._lambda(ab_prev)
+        h = lam_t - lam_s
+        d = x0
+        if history is not None and t_prev > 0:      # the last noisy step stays first order (as diffusers does)
+            lam_p, x0_p = history
+            r = (lam_s - lam_p) / h
+            d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * x0_p
+        ratio = ((1 - ab_prev) / (1 - ab)).double().sqrt()
+        out = ratio * x.double() - ab_prev.double().sqrt() * torch.expm1(-h) * d.double()
+        return out.to(x.dtype)
+
+
 def make_sampler(name: str, schedule: NoiseSchedule, clip_sample: Optional[float] = 1.0) -> Sampler:
-    classes = {"ddpm": DDPMSampler, "ddim": DDIMSampler}
+    classes = {"ddpm": DDPMSampler, "ddim": DDIMSampler, "dpm++2m": DPMSolverSampler}
     if name not in classes:
         raise ValueError(f"unknown sampler {name!r}; choose one of {SAMPLERS}")
     return classes[name](schedule, clip_sample)

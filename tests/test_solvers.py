@@ -1,0 +1,92 @@
+"""Fast solvers against the exact answer: 1-D Gaussian data, whose best noise prediction is closed form and whose
+probability-flow ODE maps each starting noise to a known end point."""
+import numpy as np
+import pytest
+import torch
+
+from models.diffusion import NoiseSchedule, make_sampler
+
+MU, S = 0.3, 0.2            # the data: x0 ~ N(MU, S^2)
+
+
+def exact_eps(schedule: NoiseSchedule, x: torch.Tensor, t: int) -> torch.Tensor:
+    """E[eps | x_t] for Gaussian data: x_t ~ N(a MU, a^2 S^2 + s^2), E[x0 | x_t] = MU + a S^2 (x_t - a MU) / var."""
+    ab = schedule.alphas_cumprod[t].double()
+    a, s = ab.sqrt(), (1 - ab).sqrt()
+    x0 = MU + a * S ** 2 * (x - a * MU) / (a ** 2 * S ** 2 + s ** 2)
+    return (x - a * x0) / s
+
+
+def solve(name: str, steps: int, x: torch.Tensor, schedule: NoiseSchedule) -> torch.Tensor:
+    sampler = make_sampler(name, schedule, clip_sample=None)
+    sampler.set_timesteps(steps)
+    for t in sampler.timesteps.tolist():
+        x = sampler.step(exact_eps(schedule, x, t), t, x)
+    return x
+
+
+def ode_end_point(schedule: NoiseSchedule, x: torch.Tensor) -> torch.Tensor:
+    """The flow keeps (x_t - a MU) / sd(x_t) fixed, so x_T maps to MU + S (x_T - a_T MU) / sd(x_T)."""
+    ab = schedule.alphas_cumprod[-1].double()
+    a, s = ab.sqrt(), (1 - ab).sqrt()
+    return MU + S * (x - a * MU) / (a ** 2 * S ** 2 + s ** 2).sqrt()
+
+
+@pytest.fixture(scope="module")
+def start():
+    return torch.randn(20000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+
+
+def test_dpm_solver_reaches_the_data_distribution_in_few_steps(start):
+    """20 steps: DPM-Solver++ lands within 0.02 of the data's spread where DDIM is still 0.03 short; by 40 steps each
+    picture is 6 times closer to the exact end point than DDIM's."""
+    sched = NoiseSchedule("cosine")
+    dpm, ddim = solve("dpm++2m", 20, start, sched), solve("ddim", 20, start, sched)
+    assert abs(dpm.mean().item() - MU) < 0.01 and abs(dpm.std().item() - S) < 0.02
+    assert abs(ddim.std().item() - S) > 0.025
+    x, exact = start[:2000], ode_end_point(sched, start[:2000])
+    dpm, ddim = solve("dpm++2m", 40, x, sched), solve("ddim", 40, x, sched)
+    assert (dpm - exact).abs().mean() < 0.25 * (ddim - exact).abs().mean()
+
+
+def order(name: str, schedule: NoiseSchedule, x: torch.Tensor) -> float:
+    """The slope of log(error) against log(steps): about -1 for a first-order solver, -2 for a second-order one."""
+    steps = np.array([20, 40, 80])
+    exact = ode_end_point(schedule, x)
+    errors = [(solve(name, int(n), x, schedule) - exact).abs().mean().item() for n in steps]
+    return float(np.polyfit(np.log(steps), np.log(errors), 1)[0])
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "linear"])
+def test_dpm_solver_error_falls_at_second_order_and_ddim_at_first(schedule, start):
+    """Measured slopes over 20, 40, 80 steps: DDIM about -1.0 on both schedules; DPM-Solver++ -2.7 (cosine) and -3.2
+    (linear): its last step, first order, is small by then, so the fall is a little steeper than 2."""
+    sched = NoiseSchedule(schedule)
+    x = start[:2000]
+    ddim, dpm = order("ddim", sched, x), order("dpm++2m", sched, x)
+    assert -1.2 < ddim < -0.8, ddim
+    assert -3.6 < dpm < -1.8, dpm
+
+
+def test_dpm_solver_history_is_cleared_by_set_timesteps(start):
+    sched = NoiseSchedule("cosine")
+    x = start[:100]
+    assert torch.equal(solve("dpm++2m", 8, x, sched), solve("dpm++2m", 8, x, sched))
+
+
+@pytest.mark.parametrize("family", ["pixel", "latent"])
+def test_dpm_solver_draws_with_guidance_for_pixel_and_latent_diffusion(family):
+    from models import DDPM, LatentDiffusion
+
+    torch.manual_seed(0)
+    model = (DDPM(channels=8, channel_mults=[1, 2], num_res_blocks=1) if family == "pixel" else
+             LatentDiffusion(autoencoder={"grid": 4, "channels": 8},
+                             unet={"channels": 8, "channel_mults": [1], "num_res_blocks": 1})).eval()
+    for p in model.net.parameters():          # a non-zero output layer, so guidance changes the answer
+        p.data.normal_(0, 0.05)
+    draw = lambda g: model.sample(4, labels=[0, 1, 2, 3], generator=torch.Generator().manual_seed(3),  # noqa: E731
+                                  sampler="dpm++2m", steps=5, guidance=g)
+    a, b, unguided = draw(2.0), draw(2.0), draw(1.0)
+    assert a.shape == (4, 1, 28, 28) and torch.isfinite(a).all() and 0 <= a.min() and a.max() <= 1
+    assert torch.equal(a, b) and not torch.equal(a, unguided)
+    assert model.network_evaluations(sampler="dpm++2m", steps=5, guidance=2.0) == 10

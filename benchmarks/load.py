@@ -1,6 +1,6 @@
 """Load and soak runs against a local GenZoo server, through its public API (gradio_client).
 
-    python benchmarks/load.py [--checkpoints DIR] [--clients 16] [--requests 20] [--soak 2000]
+    python -m benchmarks.load [--checkpoints DIR] [--clients 16] [--requests 20] [--soak 2000]
 
 The load run sends ``clients`` concurrent visitors, each making ``requests`` mixed requests
 (sample, pick a class, interpolate, latent map, reconstruct) with fresh seeds; it counts
@@ -14,17 +14,15 @@ import argparse
 import itertools
 import os
 import statistics
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from genzoo.checkpoints import cpu_name  # noqa: E402
-from tests.app_server import AppServer  # noqa: E402
+from genzoo.checkpoints import cpu_name
+from tests.app_server import AppServer
 
 #: what a visitor does, by endpoint; ``{seed}`` and ``{k}`` vary per request so caches do not answer
 MIX = [

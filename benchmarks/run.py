@@ -2,23 +2,21 @@
 action through the HTTP API, repeated-sampling throughput, peak memory, and the DDPM sampler
 against a plain textbook reference loop. Writes benchmarks/results.md.
 
-    python benchmarks/run.py [--checkpoints DIR] [--dataset mnist]
+    python -m benchmarks.run [--checkpoints DIR] [--dataset mnist]
 """
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from genzoo.checkpoints import checkpoint_root, cpu_name, load_model  # noqa: E402
-from tests.app_server import AppServer  # noqa: E402
+from genzoo.checkpoints import checkpoint_root, cpu_name, load_model
+from tests.app_server import AppServer
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -106,9 +106,10 @@ def _export_data(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from models.diffusion import SAMPLERS
+
     from .registry import SPECS
     from .sampling import PRECISIONS, SAMPLE_BATCH
-    from models.diffusion import SAMPLERS
 
     p = argparse.ArgumentParser(prog="python -m genzoo", description="GenZoo: train and sample generative models.")
     sub = p.add_subparsers(dest="command", required=True)

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from models.diffusion import SAMPLERS
 from models import DDPM, GAN, VAE, Autoencoder, Classifier, DistilledDDPM, LatentDiffusion, ZooModel
+from models.diffusion import SAMPLERS
 
 # Classifier-free guidance strength the diffusion models draw with unless told otherwise, one per dataset (the
 # Pick-a-class slider starts there). Chosen with the referee on pictures asked for with labels cycling (DDIM 50): the

@@ -2,8 +2,8 @@
 from .autoencoders import VAE, Autoencoder
 from .base import GenerativeModel, ZooModel, count_parameters, slerp
 from .classifier import Classifier
-from .distillation import DistilledDDPM
 from .diffusion import DDPM, DDIMSampler, DDPMSampler, NoiseSchedule, make_betas, make_sampler
+from .distillation import DistilledDDPM
 from .gans import GAN
 from .latent_diffusion import LatentDiffusion
 

@@ -25,6 +25,7 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
+
 from .diffusion import DDPM, UNet
 
 

@@ -14,10 +14,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from genzoo.evaluation import fmt_number as fmt  # noqa: E402
-from genzoo.registry import SPECS  # noqa: E402
+from genzoo.evaluation import fmt_number as fmt
+from genzoo.registry import SPECS
 
 
 def table(dataset: str) -> str:

@@ -10,6 +10,8 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
 SHOTS = ROOT / "artifacts" / "screenshots"
 TIMEOUT = 120_000
+# each test's own limit: the slowest takes about 15 s on a slow 2-core machine
+pytestmark = pytest.mark.timeout(60)
 
 
 

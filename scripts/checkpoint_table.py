@@ -3,10 +3,10 @@
     python scripts/checkpoint_table.py [DATASET ...]
     python scripts/checkpoint_table.py --readme     # rewrite the README's tables from the checkpoints
 
-With --readme, every block between ``<!-- checkpoints:DATASET -->`` and ``<!-- /checkpoints:DATASET -->`` gets this
-table, and every block between ``<!-- metrics:DATASET -->`` and ``<!-- /metrics:DATASET -->`` gets
-``checkpoints/DATASET/metrics.md`` (what ``python -m genzoo evaluate`` wrote), so the README never drifts from
-the measurements.
+With --readme, in README.md and docs/*.md, every block between ``<!-- checkpoints:DATASET -->`` and
+``<!-- /checkpoints:DATASET -->`` gets this table, every ``headline:DATASET`` block the README's short referee table,
+and every ``metrics:DATASET`` block ``checkpoints/DATASET/metrics.md`` (what ``python -m genzoo evaluate`` wrote),
+so no page drifts from the measurements.
 """
 import json
 import re
@@ -55,6 +55,23 @@ def table(dataset: str) -> str:
     return "\n".join(rows)
 
 
+def headline(dataset: str) -> str:
+    """The README's short table: each scored generative model's referee FID without and with a class asked for,
+    how often the class came out right, and precision / recall (with a class where the model takes one)."""
+    rows = ["| model | FID, no class | FID, class asked | class right | precision | recall |", "|---|---|---|---|---|---|"]
+    for name, spec in SPECS.items():
+        path = ROOT / "checkpoints" / dataset / name / "referee.json"
+        if not spec.generative or not path.exists():
+            continue
+        ref = json.loads(path.read_text())
+        u, c = ref.get("unconditional") or {}, ref.get("labels_cycling") or {}
+        pr = c or u
+        acc = f"{c['cond_acc']:.1%}" if "cond_acc" in c else ""
+        rows.append(f"| {spec.title} | {fmt(u.get('fid'))} | {fmt(c.get('fid'))} | {acc} | {fmt(pr.get('precision'))} | "
+                    f"{fmt(pr.get('recall'))} |")
+    return "\n".join(rows)
+
+
 def metrics(dataset: str) -> str:
     path = ROOT / "checkpoints" / dataset / "metrics.md"
     return path.read_text().strip() if path.exists() else "Not measured yet."
@@ -67,17 +84,18 @@ def update_readme(path: Path = ROOT / "README.md") -> list[str]:
     def fill(m: re.Match) -> str:
         kind, dataset = m.group(1), m.group(2)
         found.append(f"{kind}:{dataset}")
-        body = table(dataset) if kind == "checkpoints" else metrics(dataset)
+        body = {"checkpoints": table, "metrics": metrics, "headline": headline}[kind](dataset)
         return f"<!-- {kind}:{dataset} -->\n\n{body}\n\n<!-- /{kind}:{dataset} -->"
 
-    text = re.sub(r"<!-- (checkpoints|metrics):(\w+) -->.*?<!-- /\1:\2 -->", fill, text, flags=re.S)
+    text = re.sub(r"<!-- (checkpoints|metrics|headline):(\w+) -->.*?<!-- /\1:\2 -->", fill, text, flags=re.S)
     path.write_text(text)
     return found
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--readme"]:
-        print("updated:", ", ".join(update_readme()) or "no marked blocks")
+        for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+            print(f"{page.relative_to(ROOT)}:", ", ".join(update_readme(page)) or "no marked blocks")
     else:
         for ds in sys.argv[1:] or ["mnist", "fashion"]:
             print(f"\n### {ds}\n\n{table(ds)}")

@@ -10,8 +10,7 @@ import os
 
 import torch
 
-from genzoo.ui import build_app
-from genzoo.views import Views
+from genzoo.app import build_app
 from genzoo.zoo import Zoo
 
 THREADS = int(os.environ.get("GENZOO_THREADS", "2"))   # a basic Space has 2 vCPUs
@@ -20,7 +19,7 @@ THREADS = int(os.environ.get("GENZOO_THREADS", "2"))   # a basic Space has 2 vCP
 def create_app():
     torch.set_num_threads(THREADS)
     zoo = Zoo()
-    demo = build_app(Views(zoo))
+    demo = build_app(zoo)
     # one heavy job at a time uses both cores; a bounded queue refuses politely when full
     demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("GENZOO_QUEUE", "64")))
     return demo
@@ -28,4 +27,5 @@ def create_app():
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    create_app().launch(max_file_size="5mb", server_port=int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", 7860))))
+    port = int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    create_app().launch(max_file_size="5mb", server_port=port)

@@ -9,7 +9,7 @@ from PIL import Image
 from genzoo.data import DATASETS
 from genzoo.evaluation import GUIDANCE_CURVE
 from genzoo.registry import GENERATIVE, SPECS
-from genzoo.views import RECONSTRUCT_MODELS
+from genzoo.app.reconstruct_tab import RECONSTRUCT_MODELS
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 from gradio_client import Client
 
 from genzoo.registry import SPECS
-from genzoo.views import RECONSTRUCT_MODELS
+from genzoo.app.reconstruct_tab import RECONSTRUCT_MODELS
 from tests.app_server import AppServer
 
 

@@ -5,7 +5,7 @@ import torch
 
 from genzoo import registry
 from genzoo.guide import capabilities, layer_table
-from genzoo.views import Views
+from genzoo.app.models_tab import guide_table
 from genzoo.zoo import Zoo
 from models import GAN, VAE, GenerativeModel
 
@@ -31,11 +31,11 @@ class Sketcher(GenerativeModel):
 
 
 def test_a_new_registry_entry_gets_a_row(tmp_path, monkeypatch):
-    views = Views(Zoo(root=tmp_path, datasets=("mnist",), names=[]))
-    before = views.guide_table("mnist")
+    zoo = Zoo(root=tmp_path, datasets=("mnist",), names=[])
+    before = guide_table(zoo, "mnist")
     spec = dataclasses.replace(registry.SPECS["gan"], name="sketcher", cls=Sketcher, kwargs={}, title="Sketcher")
     monkeypatch.setitem(registry.SPECS, "sketcher", spec)
-    after = views.guide_table("mnist")
+    after = guide_table(zoo, "mnist")
     assert len(after) == len(before) + 1
     assert after[-1] == ["Sketcher", "yes", "yes", "no", "yes", "no", 7]
 

@@ -1,6 +1,7 @@
 """Short versions of the load and soak runs in benchmarks/load.py, and the queue's polite refusal when full."""
 import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,21 +29,32 @@ def test_memory_stays_flat_over_a_soak(app_server):
     assert after - before < 50, f"resident memory grew from {before:.0f} MB to {after:.0f} MB"
 
 
-def test_a_picture_being_downloaded_is_never_seen_half_written(tmp_path):
-    """Two visitors given the same picture at once: the one re-saving it must not empty the file the other is fetching.
-
-    Gradio's stock cache rewrote the file in place, and a read during the rewrite saw 0 or 4096 of its bytes; the
-    soak run above met this as a download cut short. The app saves through an atomic write instead.
-    """
-    import genzoo.ui  # noqa: F401 - installs the app's cache writer
-
+def test_gradio_rewrites_a_returned_pil_image_in_place(tmp_path):
+    """Why the app returns files: Gradio 6 writes a returned PIL image into its cache by rewriting the same file on
+    every return (same inode, new contents), so a visitor downloading it while another gets the same picture can
+    read a file cut short (the soak run met this as a download broken off). When this fails, Gradio writes
+    atomically and the app's ``picture_file`` could go."""
     img = Image.fromarray((np.random.default_rng(0).random((84, 84)) * 255).astype(np.uint8))
     path = Path(processing_utils.save_pil_to_cache(img, str(tmp_path), format="png"))
+    inode, written = path.stat().st_ino, path.stat().st_mtime_ns
+    time.sleep(0.01)
+    assert processing_utils.save_pil_to_cache(img, str(tmp_path), format="png") == str(path)
+    assert path.stat().st_ino == inode and path.stat().st_mtime_ns > written
+
+
+def test_a_picture_being_downloaded_is_never_seen_half_written(tmp_path):
+    """Two visitors given the same picture at once: the app's pictures are files written once under a temporary
+    name and renamed, and Gradio copies a returned file into its cache the same way; a reader never sees part."""
+    from genzoo.app.common import as_files
+
+    img = Image.fromarray((np.random.default_rng(0).random((84, 84)) * 255).astype(np.uint8))
+    cache = tmp_path / "cache"
+    path = Path(processing_utils.save_file_to_cache(as_files(img), str(cache)))
     size, stop, short = path.stat().st_size, threading.Event(), []
 
     def resave():
         while not stop.is_set():
-            assert processing_utils.save_pil_to_cache(img, str(tmp_path), format="png") == str(path)
+            assert processing_utils.save_file_to_cache(as_files(img), str(cache)) == str(path)
 
     writer = threading.Thread(target=resave)
     writer.start()
@@ -53,7 +65,7 @@ def test_a_picture_being_downloaded_is_never_seen_half_written(tmp_path):
         writer.join()
     assert short == [], f"{len(short)} of 5000 reads saw a partly written file ({sorted(set(short))[:3]} of {size} bytes)"
     assert [p.name for p in path.parent.iterdir()] == [path.name]      # no staging files left behind
-    assert oct(os.stat(path).st_mode & 0o777) == "0o644"
+    assert os.stat(path).st_mode & 0o044 == 0o044                      # readable by the server's other users
 
 
 @pytest.fixture(scope="module")

@@ -110,7 +110,7 @@ def test_colour_and_tiny_drawings(client, tmp_path):
 
 
 @pytest.mark.parametrize("path", ["app.py", "checkpoints/mnist/vae/config.json", "../../etc/passwd", "/etc/passwd",
-                                  "genzoo/ui.py"])
+                                  "genzoo/app/__init__.py"])
 def test_file_routes_serve_nothing_outside_the_app(app_server, path):
     for prefix in ("gradio_api/file=", "file="):
         try:

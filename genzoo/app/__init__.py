@@ -1,0 +1,45 @@
+"""The Gradio app: one module per tab (its widgets, listeners and view logic together), composed here."""
+from __future__ import annotations
+
+import gradio as gr
+
+from ..registry import SPECS
+from ..zoo import Zoo
+from . import (class_tab, data_tab, diffusion_tab, interpolate_tab, latent_tab, models_tab, reconstruct_tab,
+               sample_tab, scoreboard_tab, training_tab)
+from .common import DATASET_CHOICES, DEFAULT_DATASET, class_names, model_choices
+from .inputs import guard_inputs
+from .text import INTRO
+
+#: the tabs, in the order a visitor meets them
+TABS = (data_tab, sample_tab, class_tab, interpolate_tab, latent_tab, reconstruct_tab, training_tab, diffusion_tab,
+        scoreboard_tab, models_tab)
+
+
+def build_app(zoo: Zoo) -> gr.Blocks:
+    default = DEFAULT_DATASET
+    # every 30 minutes, delete the pictures and GIFs Gradio cached for visitors more than an hour ago
+    with gr.Blocks(title="GenZoo — how generative models draw", delete_cache=(1800, 3600)) as demo:
+        gr.Markdown(INTRO)
+        dataset = gr.Radio(DATASET_CHOICES, value=default, label="Dataset")
+        unavailable = [f"- {e.dataset}/{e.spec.name}: {e.error}" for ds in zoo.entries.values()
+                       for e in ds.values() if not e.ready]
+        if unavailable:
+            with gr.Accordion(f"{len(unavailable)} model(s) unavailable", open=False):
+                gr.Markdown("\n".join(unavailable))
+        with gr.Tabs():
+            class_pickers = [picker for tab in TABS for picker in tab.build(zoo, dataset, default, demo)]
+
+        # model pickers (their choices are registry names) relabel "(unavailable)" for the dataset chosen
+        pickers = [b for b in demo.blocks.values() if isinstance(b, (gr.CheckboxGroup, gr.Dropdown))
+                   and b.choices and all(value in SPECS for _, value in b.choices)]
+
+        def switch(ds):
+            names = list(class_names(ds))
+            classes = [gr.Dropdown(choices=(["any"] + names if d.value == "any" else names),
+                                   value=("any" if d.value == "any" else names[0])) for d in class_pickers]
+            return classes + [type(p)(choices=model_choices(zoo, ds, [v for _, v in p.choices])) for p in pickers]
+
+        dataset.change(switch, dataset, class_pickers + pickers, api_name="class_names")
+    guard_inputs(demo)
+    return demo

@@ -1,0 +1,62 @@
+"""Pick a class: every model that can be told the class draws it; diffusion models guided with a chosen strength."""
+from __future__ import annotations
+
+from typing import Optional
+
+import gradio as gr
+
+from ..registry import default_guidance
+from ..zoo import Zoo
+from .common import (HEAVY, MAX_SAMPLES, MAX_SEED, Gallery, Progress, caption, clamp_int, class_dropdown, class_index,
+                     class_names, draw, friendly, gallery, progress_adapter, sampler_options, title)
+from .text import TEXT
+
+CLASS_MODELS = ["cgan", "cvae", "ddpm-linear", "ddpm-cosine", "ldm"]
+
+
+def class_view(zoo: Zoo, dataset: str, class_name, n: int = 8, seed: int = 0, guidance: Optional[float] = None,
+               progress: Progress = None) -> Gallery:
+    """Every class-conditional model's pictures of one class; the diffusion models guided with ``guidance``
+    (default: the dataset's strength)."""
+    k = class_index(dataset, class_name)
+    n = clamp_int(n, 1, MAX_SAMPLES, "number of images")
+    seed = clamp_int(seed, 0, MAX_SEED, "seed")
+    guidance = default_guidance(dataset) if guidance is None else float(guidance)
+    if not 0 <= guidance <= 10:
+        raise ValueError(f"guidance strength must lie between 0 and 10, got {guidance}")
+    out = []
+    for i, name in enumerate(CLASS_MODELS):
+        if not zoo.entry(dataset, name).ready:
+            continue
+        if progress:
+            progress(i / len(CLASS_MODELS), f"drawing from {title(name)}")
+        opts = tuple(sorted(sampler_options(name, dataset, guidance=guidance).items()))
+        img, secs = draw(zoo, dataset, name, n, seed, k, opts)
+        out.append((img, f"{caption(zoo, dataset, name)} — {secs:.2f} s"))
+    if not out:
+        raise ValueError("no class-conditional model is available for this dataset")
+    return out
+
+
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
+    names = list(class_names(default))
+    with gr.Tab("Pick a class", id="class"):
+        gr.Markdown(TEXT["class"])
+        with gr.Row():
+            cls = class_dropdown(names, value=names[3], label="Class")
+            guidance = gr.Slider(0, 6, value=default_guidance(default), step=0.25,
+                                 label="Guidance strength (diffusion models)", elem_id="guidance",
+                                 info="0 = ignore the class · 1 = follow it · higher = more typical, less varied. "
+                                      "It starts where this dataset's pictures measured best.")
+            n = gr.Slider(1, 32, value=8, step=1, label="How many pictures")
+            seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
+        go_ = gr.Button("Draw this class", variant="primary")
+        out = gallery("Each model's pictures of the class", columns=2, elem_id="class-gallery")
+
+    @friendly
+    def run(ds, c, g, k, s, progress=gr.Progress()):
+        return class_view(zoo, ds, c, k, s, g, progress_adapter(progress))
+
+    go_.click(run, [dataset, cls, guidance, n, seed], out, api_name="pick_class", concurrency_id=HEAVY)
+    dataset.change(default_guidance, dataset, guidance, api_name="guidance_on_switch")
+    return [cls]

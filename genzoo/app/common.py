@@ -1,0 +1,258 @@
+"""What several tabs share: controls, the visitor-facing error wrapper, and small helpers over the ``Zoo``.
+
+Errors a visitor can cause are raised as ``ValueError`` with a sentence meant for them; ``friendly`` shows that
+sentence instead of a traceback.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import itertools
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+
+from ..data import DATASETS, dataset_info
+from ..imaging import to_pil
+from ..registry import SPECS
+from ..zoo import Zoo
+
+Progress = Optional[Callable[[float, str], None]]
+Gallery = list[tuple[Image.Image, str]]
+
+DATASET_CHOICES = [(info.title, key) for key, info in DATASETS.items()]
+DEFAULT_DATASET = next(iter(DATASETS))
+HEAVY = "heavy"   # events that run networks share one worker: 2 CPU cores, 2 torch threads
+MAX_SAMPLES, MAX_FRAMES, MAX_SEED = 64, 16, 2**31 - 1
+IMAGE_SCALE = 4
+
+
+# -- visitor input -------------------------------------------------------------------------
+def clamp_int(value, lo: int, hi: int, what: str) -> int:
+    """An integer in [lo, hi], or a ValueError naming the control."""
+    try:
+        v = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a whole number, got {value!r}") from None
+    if not lo <= v <= hi:
+        raise ValueError(f"{what} must lie between {lo} and {hi}, got {v}")
+    return v
+
+
+def drawing_array(value) -> Optional[np.ndarray]:
+    """The picture inside a Sketchpad / Image value (dict with 'composite', array or PIL), or None."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get("composite") if value.get("composite") is not None else value.get("background")
+        if value is None:
+            return None
+    if isinstance(value, (str, Path)):
+        with Image.open(value) as im:
+            value = np.asarray(im.convert("RGBA"))
+    return np.asarray(value)
+
+
+def drawing_style(dataset: str) -> dict:
+    """How a visitor's drawing is framed to look like the dataset's pictures (MNIST digits sit in a 20-pixel box)."""
+    return {"box": 20, "by_mass": True} if dataset == "mnist" else {"box": 28, "by_mass": False}
+
+
+def prepared_drawing(dataset: str, value) -> torch.Tensor:
+    """A visitor's drawing as a ``[1, 1, 28, 28]`` picture framed like the dataset's."""
+    from .. import explore
+
+    art = drawing_array(value)
+    if art is None:
+        raise ValueError("draw something first (or upload a picture)")
+    try:
+        return explore.prepare_drawing(art, **drawing_style(dataset))
+    except explore.DrawingError as exc:
+        raise ValueError(str(exc)) from None
+
+
+# -- the zoo, as the tabs see it -------------------------------------------------------------
+def class_names(dataset: str) -> tuple[str, ...]:
+    return dataset_info(dataset).class_names
+
+
+def class_index(dataset: str, name) -> int:
+    names = class_names(dataset)
+    if isinstance(name, (int, np.integer)) and 0 <= int(name) < len(names):
+        return int(name)
+    if name in names:
+        return names.index(name)
+    raise ValueError(f"unknown class {name!r}; choose one of {', '.join(names)}")
+
+
+def test_image(zoo: Zoo, dataset: str, class_name, index) -> tuple[torch.Tensor, int]:
+    """The ``index``-th test image of a class in the shipped subset, and its label."""
+    d = zoo.subset(dataset)
+    k = class_index(dataset, class_name)
+    pool = torch.nonzero(d.test_labels == k).flatten()
+    i = clamp_int(index, 0, len(pool) - 1, "image number")
+    return d.test_images[pool[i]][None], k
+
+
+def title(name: str) -> str:
+    return SPECS[name].title if name in SPECS else name
+
+
+def caption(zoo: Zoo, dataset: str, name: str) -> str:
+    """The model's title, with a warning when its checkpoint is still part-way through training."""
+    e = zoo.entry(dataset, name)
+    if not e.in_training:
+        return title(name)
+    done, planned = e.epochs_done
+    return f"{title(name)} (still training: {done} of {planned} epochs)"
+
+
+def known_names(wanted: Sequence[str] | str) -> list[str]:
+    """The chosen model names, checked against the registry."""
+    if isinstance(wanted, str):
+        wanted = [wanted]
+    unknown = [n for n in wanted if n not in SPECS]
+    if unknown:
+        raise ValueError(f"unknown model(s): {', '.join(map(str, unknown))}")
+    return list(wanted)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_metrics(path: Path, mtime: float) -> dict:
+    return json.loads(path.read_text())
+
+
+def metrics(zoo: Zoo, dataset: str) -> Optional[dict]:
+    """``checkpoints/<dataset>/metrics.json`` written by ``python -m genzoo evaluate``, if present (read again when
+    the file changes)."""
+    dataset_info(dataset)
+    path = Path(zoo.root) / dataset / "metrics.json"
+    return _read_metrics(path, path.stat().st_mtime) if path.exists() else None
+
+
+def big(image: torch.Tensor) -> Image.Image:
+    return to_pil(image, IMAGE_SCALE)
+
+
+def sampler_options(name: str, dataset: str, sampler: Optional[str] = None, steps: Optional[int] = None,
+                    guidance: Optional[float] = None) -> dict:
+    """The registry's sampler settings for a model on a dataset, with the visitor's changes checked."""
+    from ..registry import sampler_options as registry_options
+
+    steps = None if steps is None else clamp_int(steps, 1, 1000, "steps")
+    return registry_options(name, dataset, sampler, steps, guidance)
+
+
+@functools.lru_cache(maxsize=64)
+def draw(zoo: Zoo, dataset: str, name: str, n: int, seed: int, label: Optional[int],
+         opts: tuple) -> tuple[Image.Image, float]:
+    """``n`` pictures from one model as a grid (8 a row), and the seconds they took; cached per request."""
+    from .. import explore
+    from ..imaging import grid_pil
+
+    out = explore.timed_sample(zoo.model(dataset, name), n, seed, label, **dict(opts))
+    return grid_pil(out.images, nrow=min(n, 8), scale=3), out.seconds
+
+
+# -- pictures out --------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def picture_dir() -> Path:
+    """Where this process writes the pictures it serves (Gradio copies each into its own cache)."""
+    return Path(tempfile.mkdtemp(prefix="genzoo-pictures-"))
+
+
+def picture_file(img: Image.Image) -> str:
+    """A PNG of ``img``, named by its bytes and written atomically (under a temporary name, then renamed).
+
+    Returning files, not PIL images, is what keeps a picture two visitors get at once whole: Gradio 6 re-encodes a
+    returned PIL image into its cache by rewriting the file in place on every return, so one visitor's rewrite can
+    cut short the other's download (seen in the soak test); a returned file goes through Gradio's
+    ``save_file_to_cache``, which copies it once and renames the copy into place."""
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    data = buf.getvalue()
+    target = picture_dir() / f"{hashlib.sha1(data).hexdigest()}.png"
+    if next(_writes) % PRUNE_EVERY == 0:
+        prune_pictures()
+    try:
+        os.utime(target)                # already written: keep it from being pruned
+    except FileNotFoundError:
+        fd, staging = tempfile.mkstemp(dir=target.parent, prefix=".picture-")
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(fd, 0o644)        # as readable as a file Gradio writes itself (its copy keeps these bits)
+            f.write(data)
+        os.replace(staging, target)
+    return str(target)
+
+
+PRUNE_EVERY, KEEP_SECONDS = 500, 3600
+_writes = itertools.count(1)
+
+
+def prune_pictures(older_than_s: float = KEEP_SECONDS) -> None:
+    """Delete the pictures written more than ``older_than_s`` ago (Gradio keeps its own copies for an hour too)."""
+    cutoff = time.time() - older_than_s
+    for path in picture_dir().glob("*.png"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def as_files(value):
+    """``value`` with every PIL image inside it (alone, in a tuple or in a list) replaced by its file."""
+    if isinstance(value, Image.Image):
+        return picture_file(value)
+    if isinstance(value, tuple):
+        return tuple(as_files(v) for v in value)
+    if isinstance(value, list):
+        return [as_files(v) for v in value]
+    return value
+
+
+# -- controls ----------------------------------------------------------------------------------
+def friendly(fn: Callable) -> Callable:
+    """A view as an event handler: its ValueErrors become messages shown to the visitor (no traceback), and the
+    pictures it returns are served as files (see ``picture_file``)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return as_files(fn(*args, **kwargs))
+        except ValueError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+    return wrapper
+
+
+def progress_adapter(progress: gr.Progress):
+    return lambda fraction, desc: progress(fraction, desc=desc)
+
+
+def model_choices(zoo: Zoo, dataset: str, names) -> list[tuple[str, str]]:
+    return [(SPECS[n].title + ("" if zoo.entry(dataset, n).ready else " (unavailable)"), n) for n in names]
+
+
+def class_dropdown(choices, **kwargs) -> gr.Dropdown:
+    """A class picker; its choices follow the dataset, so the server accepts any value and the view checks it."""
+    return gr.Dropdown(choices, allow_custom_value=True, **kwargs)
+
+
+def sketchpad(label: str, elem_id=None) -> gr.Sketchpad:
+    """A square canvas with a thick black brush (pick the brush tool first)."""
+    return gr.Sketchpad(label=f"{label} — pick the brush on the left, then draw", elem_id=elem_id, type="numpy",
+                        image_mode="RGBA", canvas_size=(280, 280), layers=False, transforms=(),
+                        brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"))
+
+
+def gallery(label: str, columns: int = 3, height="auto", elem_id=None) -> gr.Gallery:
+    return gr.Gallery(label=label, columns=columns, height=height, format="png", object_fit="contain",
+                      buttons=["download", "fullscreen"], elem_id=elem_id)

@@ -1,0 +1,96 @@
+"""How diffusion works: the noise schedules, a picture noised to step t, and the reverse process step by step."""
+from __future__ import annotations
+
+import functools
+
+import gradio as gr
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from PIL import Image
+
+from .. import explore, plots
+from ..zoo import Zoo
+from .common import (HEAVY, MAX_SEED, Gallery, Progress, big, clamp_int, class_dropdown, class_index, class_names,
+                     friendly, gallery, model_choices, progress_adapter, sampler_options, test_image)
+from .text import TEXT
+
+DIFFUSION_MODELS = ["ddpm-linear", "ddpm-cosine", "ldm"]
+
+
+@functools.lru_cache(maxsize=1)
+def schedule_figures() -> tuple[go.Figure, go.Figure, go.Figure]:
+    c = explore.schedule_curves()
+    t = np.arange(len(c["linear"]["beta"]))
+    beta = plots.lines({k: (t, v["beta"]) for k, v in c.items()}, "β_t: noise added at each step", "step t", "β_t")
+    abar = plots.lines({k: (t, v["alpha_bar"]) for k, v in c.items()}, "ᾱ_t: share of the image left", "step t",
+                       "ᾱ_t")
+    snr = plots.lines({k: (t, v["snr"]) for k, v in c.items()}, "Signal-to-noise ratio ᾱ_t / (1 − ᾱ_t)",
+                      "step t", "SNR (log scale)", log_y=True)
+    return beta, abar, snr
+
+
+def noising_view(zoo: Zoo, dataset: str, class_name, index, t: int) -> Gallery:
+    t = clamp_int(t, 0, 999, "step t")
+    x, _ = test_image(zoo, dataset, class_name, index)
+    return [(big(x[0]), "clean image")] + [
+        (big(explore.noised(x, t, s)[0]), f"{s} schedule at t = {t}") for s in ("linear", "cosine")]
+
+
+def reverse_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int = 0, steps: int = 50,
+                 progress: Progress = None) -> tuple[Gallery, Image.Image]:
+    if name not in DIFFUSION_MODELS:
+        raise ValueError(f"{name!r} is not a diffusion model; choose one of {', '.join(DIFFUSION_MODELS)}")
+    model = zoo.model(dataset, name)
+    seed = clamp_int(seed, 0, MAX_SEED, "seed")
+    steps = clamp_int(steps, 2, 1000, "steps")
+    k = None if class_name in (None, "", "any") else class_index(dataset, class_name)
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.tensor([k]) if k is not None else None
+    cb = (lambda i, n: progress(i / n, f"denoising step {i} of {n}")) if progress else None
+    opts = sampler_options(name, dataset, steps=steps)
+    opts.pop("steps")
+    opts.pop("sampler")
+    x0, frames = model.denoise(model.noise(1, g), labels, sampler="ddim", steps=steps, generator=g,
+                               progress=cb, frames=min(10, steps), **opts)
+    tiles = []
+    for t, xt, pred in frames:
+        shown = model.to_images(xt) if name == "ldm" else ((xt + 1) / 2).clamp(0, 1)
+        tiles.append((big(torch.cat([shown, model.to_images(pred)], dim=3)[0]),
+                      f"t = {t}: noisy image | its guess of the end result"))
+    return tiles, big(model.to_images(x0)[0])
+
+
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
+    names = list(class_names(default))
+    with gr.Tab("How diffusion works", id="diffusion"):
+        gr.Markdown(TEXT["diffusion"])
+        with gr.Row():
+            beta, abar, snr = (gr.Plot(label="β_t", elem_id="beta-plot"), gr.Plot(label="ᾱ_t"),
+                               gr.Plot(label="signal-to-noise"))
+        gr.Markdown("### Adding noise")
+        with gr.Row():
+            cls = class_dropdown(names, value=names[5], label="Picture: class")
+            idx = gr.Number(value=0, precision=0, minimum=0, label="Picture: number")
+            t = gr.Slider(0, 999, value=300, step=1, label="Step t (0 = clean, 999 = pure noise)")
+        noised = gallery("The same picture at step t", columns=3)
+        gr.Markdown("### Removing noise, step by step")
+        with gr.Row():
+            model = gr.Dropdown(model_choices(zoo, default, DIFFUSION_MODELS), value="ddpm-cosine", label="Model")
+            target = class_dropdown(["any"] + names, value="any", label="Class to draw")
+            seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
+            steps = gr.Slider(10, 200, value=50, step=1, label="Steps")
+        go_ = gr.Button("Run the reverse process", variant="primary")
+        with gr.Row():
+            frames = gallery("Snapshots: noisy picture | the network's guess", columns=5, elem_id="reverse-gallery")
+            final = gr.Image(label="Result", type="pil", format="png", height=200)
+    demo.load(friendly(schedule_figures), None, [beta, abar, snr], api_name="schedules")
+    t.release(friendly(functools.partial(noising_view, zoo)), [dataset, cls, idx, t], noised, api_name="noising")
+
+    @friendly
+    def run(ds, m, c, s, st, progress=gr.Progress()):
+        return reverse_view(zoo, ds, m, c, s, st, progress_adapter(progress))
+
+    go_.click(run, [dataset, model, target, seed, steps], [frames, final], api_name="reverse_process",
+              concurrency_id=HEAVY)
+    return [cls, target]

@@ -1,0 +1,108 @@
+"""Interpolate: walk between two pictures in the autoencoders' code spaces, or between two seeds' noise."""
+from __future__ import annotations
+
+import functools
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+import torch
+from PIL import Image
+
+from .. import explore
+from ..imaging import gif_bytes, grid_pil, labelled_rows
+from ..zoo import Zoo
+from .common import (HEAVY, MAX_FRAMES, MAX_SEED, Progress, caption, clamp_int, class_dropdown, class_names,
+                     drawing_array, drawing_style, friendly, progress_adapter, sampler_options, sketchpad, test_image,
+                     title)
+from .text import TEXT
+
+KEEP_FILES = 32          # interpolation GIFs kept on disk; older ones are deleted
+
+
+@functools.lru_cache(maxsize=1)
+def gif_dir() -> Path:
+    """Where this process writes its animations (Gradio then serves its own copy)."""
+    return Path(tempfile.mkdtemp(prefix="genzoo-"))
+
+
+def interpolate_view(zoo: Zoo, dataset: str, class_a, index_a, class_b, index_b, drawing=None,
+                     seed_a: int = 1, seed_b: int = 2, frames: int = 10,
+                     progress: Progress = None) -> tuple[Image.Image, str, list[list]]:
+    """Paths between the same two images for the autoencoders (your drawing replaces the
+    first one if you made one), and between two seeds' noise for the GAN and DDPM (via DDIM)."""
+    frames = clamp_int(frames, 3, MAX_FRAMES, "number of frames")
+    seed_a = clamp_int(seed_a, 0, MAX_SEED, "first seed")
+    seed_b = clamp_int(seed_b, 0, MAX_SEED, "second seed")
+    a, _ = test_image(zoo, dataset, class_a, index_a)
+    b, _ = test_image(zoo, dataset, class_b, index_b)
+    art = drawing_array(drawing)
+    if art is not None:
+        try:
+            a = explore.prepare_drawing(art, **drawing_style(dataset))
+        except explore.DrawingError:
+            pass                # an untouched sketchpad: keep the test image
+    strips: list[tuple[str, torch.Tensor, str]] = []
+    for name in ("ae-8", "ae-32", "vae"):
+        if zoo.entry(dataset, name).ready:
+            path = explore.latent_path(zoo.model(dataset, name), a, b, frames)
+            strips.append((name, torch.cat([a, path, b]), "between the two images"))
+    for i, name in enumerate(("gan", "ddpm-cosine")):
+        if not zoo.entry(dataset, name).ready:
+            continue
+        if progress:
+            progress(i / 2, f"walking {title(name)}'s noise")
+        opts = sampler_options(name, dataset, steps=25) if name.startswith("ddpm") else {}
+        path = explore.noise_path(zoo.model(dataset, name), seed_a, seed_b, frames, None, **opts)
+        strips.append((name, path, f"between seeds {seed_a} and {seed_b}"))
+    if not strips:
+        raise ValueError("no model with a latent space is available for this dataset")
+    rows, labelled, gif_frames = [], [], []
+    for name, path, what in strips:
+        inner = path[1:-1] if len(path) == frames + 2 else path      # smoothness of the model's own frames
+        s = explore.smoothness(inner)
+        labelled.append((f"{caption(zoo, dataset, name)}\n{what}\nsmoothness {s:.2f}",
+                         grid_pil(path, nrow=len(path), scale=2)))
+        rows.append([title(name), round(s, 3)])
+    for j in range(frames):
+        column = torch.cat([p[1 + j if p.shape[0] == frames + 2 else j][None] for _, p, _ in strips])
+        gif_frames.append(grid_pil(column, nrow=len(strips), scale=4))
+    gif = gif_dir() / f"interpolation-{dataset}-{time.time_ns()}.gif"
+    gif.write_bytes(gif_bytes(gif_frames))
+    for old in sorted(gif_dir().glob("interpolation-*.gif"))[:-KEEP_FILES]:    # Gradio serves its own copy
+        old.unlink(missing_ok=True)
+    return labelled_rows(labelled), str(gif), rows
+
+
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
+    names = list(class_names(default))
+    with gr.Tab("Interpolate", id="interpolate"):
+        gr.Markdown(TEXT["interpolate"])
+        with gr.Row():
+            with gr.Column():
+                class_a = class_dropdown(names, value=names[1], label="First picture: class")
+                index_a = gr.Number(value=0, precision=0, minimum=0, label="First picture: number")
+                class_b = class_dropdown(names, value=names[7], label="Second picture: class")
+                index_b = gr.Number(value=0, precision=0, minimum=0, label="Second picture: number")
+            with gr.Column():
+                seed_a = gr.Number(value=1, precision=0, minimum=0, label="GAN / diffusion: first seed")
+                seed_b = gr.Number(value=2, precision=0, minimum=0, label="GAN / diffusion: second seed")
+                frames = gr.Slider(3, MAX_FRAMES, value=10, step=1, label="Frames")
+            drawing = sketchpad("Or draw the first picture", elem_id="interp-sketch")
+        go_ = gr.Button("Interpolate", variant="primary")
+        strips = gr.Image(label="Paths, first to last (the autoencoders' rows start and end with the two real pictures)",
+                          type="pil", format="png", elem_id="interp-paths")
+        with gr.Row():
+            gif = gr.Image(label="Animation (all paths at once)", type="filepath", format="gif")
+            gif_file = gr.File(label="Download the animation (GIF)")
+            table = gr.Dataframe(headers=["model", "smoothness (1 = even)"], label="Smoothness", interactive=False)
+
+    @friendly
+    def run(ds, ca, ia, cb, ib, art, sa, sb, f, progress=gr.Progress()):
+        g, path, rows = interpolate_view(zoo, ds, ca, ia, cb, ib, art, sa, sb, f, progress_adapter(progress))
+        return g, path, path, rows
+
+    go_.click(run, [dataset, class_a, index_a, class_b, index_b, drawing, seed_a, seed_b, frames],
+              [strips, gif, gif_file, table], api_name="interpolate", concurrency_id=HEAVY)
+    return [class_a, class_b]

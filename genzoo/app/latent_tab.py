@@ -1,0 +1,135 @@
+"""Latent map: the codes of 2,000 test pictures on a plane; decode any point, place a test picture or a drawing."""
+from __future__ import annotations
+
+import functools
+from typing import Optional
+
+import gradio as gr
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from PIL import Image
+
+from .. import explore, plots
+from ..imaging import grid_pil
+from ..zoo import Zoo
+from .common import (HEAVY, Gallery, big, class_dropdown, class_names, friendly, gallery, model_choices,
+                     prepared_drawing, sketchpad, test_image, title)
+from .text import TEXT
+
+LATENT_MODELS = ["ae-8", "ae-32", "ae-grid", "vae", "vae-beta0", "vae-beta10", "cvae", "vae-2d"]
+
+
+@functools.lru_cache(maxsize=32)
+def code_map(zoo: Zoo, dataset: str, name: str) -> explore.LatentMap:
+    d = zoo.subset(dataset)
+    return explore.latent_map(zoo.model(dataset, name), d.test_images, d.test_labels)
+
+
+def latent_map_view(zoo: Zoo, dataset: str, name: str,
+                    marker: Optional[np.ndarray] = None) -> tuple[go.Figure, Optional[Image.Image], str]:
+    if name not in LATENT_MODELS:
+        raise ValueError(f"{name!r} has no latent map; choose one of {', '.join(LATENT_MODELS)}")
+    model = zoo.model(dataset, name)
+    m = code_map(zoo, dataset, name)
+    extra = []
+    if marker is not None:
+        extra.append(go.Scatter(x=[marker[0]], y=[marker[1]], mode="markers+text", name="your drawing",
+                                text=["your drawing"], textposition="top center",
+                                marker=dict(size=18, symbol="star", color="#EE7733", line=dict(width=2, color="#000"))))
+    if m.explained is None:
+        fig = plots.class_scatter(m.xy, m.labels, class_names(dataset), f"{title(name)}: its 2 code numbers",
+                                  "code number 1", "code number 2", extra)
+        plane = grid_pil(explore.decoded_plane(model), nrow=15, scale=2)
+        note = ("This model's code has only two numbers, so the map shows them directly; the grid decodes evenly "
+                "spaced codes.")
+    else:
+        e = m.explained
+        fig = plots.class_scatter(m.xy, m.labels, class_names(dataset),
+                                  f"{title(name)}: {model.latent_dim}-number codes, flattened by PCA",
+                                  f"main direction 1 ({e[0]:.0%} of the spread)", f"main direction 2 ({e[1]:.0%})", extra)
+        plane = None
+        note = f"The two main directions together hold {e.sum():.0%} of how the codes vary."
+    return fig, plane, note
+
+
+def latent_point(zoo: Zoo, dataset: str, name: str, u: float, v: float) -> Image.Image:
+    """Decode the code at map position (u, v): the mean code plus u and v along the two axes."""
+    model = zoo.model(dataset, name)
+    m = code_map(zoo, dataset, name)
+    z = torch.from_numpy(m.lift(np.array([float(u), float(v)]))).float()[None].to(model.device)
+    labels = torch.zeros(1, dtype=torch.long) if model.conditional else None
+    return big(model.decode(z, labels)[0])
+
+
+def latent_test_image(zoo: Zoo, dataset: str, name: str, class_name,
+                      index) -> tuple[float, float, Image.Image, Image.Image]:
+    """Where a test image lands on the map, and what its code decodes to."""
+    model = zoo.model(dataset, name)
+    x, k = test_image(zoo, dataset, class_name, index)
+    lab = torch.tensor([k]) if model.conditional else None
+    z = explore.encode_all(model, x, lab if lab is not None else torch.tensor([k]))
+    u, v = code_map(zoo, dataset, name).project(z)[0]
+    return float(u), float(v), big(x[0]), big(model.decode(torch.from_numpy(z).float(), lab)[0])
+
+
+def latent_drawing(zoo: Zoo, dataset: str, name: str, drawing) -> tuple[go.Figure, Gallery]:
+    """Your drawing as a marked point on the map, and the training images nearest to it."""
+    x = prepared_drawing(dataset, drawing)
+    model = zoo.model(dataset, name)
+    m = code_map(zoo, dataset, name)
+    lab = torch.zeros(1, dtype=torch.long)
+    if model.conditional:   # the CVAE also needs a class: use the one the classifier would pick, else 0
+        clf = zoo.entry(dataset, "classifier")
+        lab = clf.model.predict(x) if clf.ready else lab
+    xy = m.project(explore.encode_all(model, x, lab))[0]
+    fig, _, _ = latent_map_view(zoo, dataset, name, marker=xy)
+    d = zoo.subset(dataset)
+    idx, dist = explore.nearest(d.train_images, x, k=6)
+    names = class_names(dataset)
+    tiles = [(big(x[0]), "your drawing, as the model sees it")]
+    tiles += [(big(d.train_images[i]), f"{names[int(d.train_labels[i])]} — distance {dd:.1f}")
+              for i, dd in zip(idx, dist)]
+    return fig, tiles
+
+
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
+    names = list(class_names(default))
+    with gr.Tab("Latent map", id="latent"):
+        gr.Markdown(TEXT["latent"])
+        model = gr.Dropdown(model_choices(zoo, default, LATENT_MODELS), value="vae", label="Model")
+        show = gr.Button("Show the map", variant="primary")
+        note = gr.Markdown()
+        with gr.Row():
+            fig = gr.Plot(label="Codes of 2,000 test pictures", elem_id="latent-plot")
+            plane = gr.Image(label="2-D VAE: decoded grid of its code plane", type="pil", format="png")
+        with gr.Row():
+            with gr.Column():
+                u = gr.Slider(-4, 4, value=0, step=0.05, label="Position along direction 1")
+                v = gr.Slider(-4, 4, value=0, step=0.05, label="Position along direction 2")
+                decoded = gr.Image(label="That point, decoded", type="pil", format="png", height=200)
+            with gr.Column():
+                cls = class_dropdown(names, value=names[0], label="A test picture: class")
+                idx = gr.Number(value=0, precision=0, minimum=0, label="A test picture: number")
+                locate = gr.Button("Find it on the map")
+                with gr.Row():
+                    picked = gr.Image(label="The test picture", type="pil", format="png", height=150)
+                    picked_dec = gr.Image(label="Its code, decoded", type="pil", format="png", height=150)
+            with gr.Column():
+                drawing = sketchpad("Draw something", elem_id="latent-sketch")
+                place = gr.Button("Place my drawing")
+        neighbours = gallery("Your drawing and the most similar training pictures (is the model copying?)", columns=7)
+
+    def over_zoo(fn):
+        return friendly(functools.partial(fn, zoo))
+
+    show.click(over_zoo(latent_map_view), [dataset, model], [fig, plane, note], api_name="latent_map",
+               concurrency_id=HEAVY)
+    point = over_zoo(latent_point)
+    u.release(point, [dataset, model, u, v], decoded, api_name="latent_point")
+    v.release(point, [dataset, model, u, v], decoded, api_name="latent_point_v")
+    locate.click(over_zoo(latent_test_image), [dataset, model, cls, idx], [u, v, picked, picked_dec],
+                 api_name="latent_locate")
+    place.click(over_zoo(latent_drawing), [dataset, model, drawing], [fig, neighbours],
+                api_name="latent_drawing", concurrency_id=HEAVY)
+    return [cls]

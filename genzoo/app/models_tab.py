@@ -1,0 +1,71 @@
+"""Models: what each model can do (read from the model objects), a plain description of each, its layers and the
+equation it is trained on."""
+from __future__ import annotations
+
+import functools
+
+import gradio as gr
+
+from .. import guide
+from ..data import dataset_info
+from ..registry import SPECS, sampler_options
+from ..zoo import Zoo
+from .common import friendly, metrics
+from .text import TEXT
+
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+
+@functools.lru_cache(maxsize=32)
+def untrained(name: str):
+    """An untrained instance, for models without a checkpoint: same class, same abilities."""
+    return SPECS[name].build().eval()
+
+
+def any_model(zoo: Zoo, dataset: str, name: str):
+    e = zoo.entries.get(dataset, {}).get(name)
+    return e.model if e is not None and e.ready else untrained(name)
+
+
+def guide_table(zoo: Zoo, dataset: str) -> list[list]:
+    """The capability table: one row per registry model, every cell read from the model object."""
+    dataset_info(dataset)
+    return [guide.capabilities(any_model(zoo, dataset, n), s.title, sampler_options(n, dataset))
+            for n, s in SPECS.items()]
+
+
+def guide_model(zoo: Zoo, dataset: str, name: str) -> tuple[str, list[list]]:
+    """Description, training facts and key equation (Markdown with LaTeX), and the layer table."""
+    if name not in SPECS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(SPECS)}")
+    spec = SPECS[name]
+    model = any_model(zoo, dataset, name)
+    e = zoo.entries.get(dataset, {}).get(name)
+    facts = (guide.training_facts(e.history, model) if e is not None and e.ready
+             else f"{sum(p.numel() for p in model.parameters()):,} parameters · no checkpoint for this dataset yet")
+    text = "\n\n".join([f"### {spec.title}", spec.summary, guide.FAMILY_TEXT.get(model.family, ""),
+                        f"*{facts}*", "**Key equation**", guide.EQUATIONS.get(model.family, "")])
+    return text, guide.layer_table(model)
+
+
+def guide_advice(zoo: Zoo, dataset: str) -> str:
+    return "**Which model should I use?** " + guide.advice(metrics(zoo, dataset))
+
+
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
+    with gr.Tab("Models", id="models"):
+        gr.Markdown(TEXT["models"])
+        advice = gr.Markdown(elem_id="guide-advice")
+        table = gr.Dataframe(headers=guide.CAPABILITY_HEADERS, label="What each model can do (read from the models)",
+                             interactive=False, elem_id="guide-table", wrap=True)
+        model = gr.Dropdown([(s.title, n) for n, s in SPECS.items()], value="vae", label="Tell me about")
+        about = gr.Markdown(latex_delimiters=LATEX, elem_id="guide-about")
+        layers = gr.Dataframe(headers=["layer", "type", "output shape", "parameters"],
+                              label="How it is built: its layers in the order they run", interactive=False)
+    both = friendly(lambda ds: (guide_table(zoo, ds), guide_advice(zoo, ds)))
+    demo.load(both, dataset, [table, advice], api_name="guide")
+    dataset.change(both, dataset, [table, advice], api_name="guide_on_switch")
+    show = friendly(functools.partial(guide_model, zoo))
+    model.change(show, [dataset, model], [about, layers], api_name="guide_model")
+    demo.load(show, [dataset, model], [about, layers], api_name="guide_model_on_load")
+    return []

@@ -1,0 +1,58 @@
+"""Reconstruct: each autoencoder squeezes a test picture, or your drawing, into its code and rebuilds it."""
+from __future__ import annotations
+
+import functools
+
+import gradio as gr
+
+from ..zoo import Zoo
+from .common import (HEAVY, Gallery, big, class_dropdown, class_names, friendly, gallery, prepared_drawing,
+                     sketchpad, test_image, title)
+from .text import TEXT
+
+RECONSTRUCT_MODELS = ["ae-8", "ae-32", "ae-grid", "vae", "vae-beta0", "vae-beta10"]
+
+
+def reconstruct_view(zoo: Zoo, dataset: str, source: str, class_name, index,
+                     drawing=None) -> tuple[Gallery, tuple, list[list]]:
+    if source == "drawing":
+        x = prepared_drawing(dataset, drawing)
+    elif source == "test image":
+        x, _ = test_image(zoo, dataset, class_name, index)
+    else:
+        raise ValueError("source must be 'test image' or 'drawing'")
+    tiles = [(big(x[0]), "input")]
+    rows, best = [], None
+    for name in RECONSTRUCT_MODELS:
+        if not zoo.entry(dataset, name).ready:
+            continue
+        r = zoo.model(dataset, name).reconstruct(x)
+        mse = float((r - x).pow(2).mean())
+        tiles.append((big(r[0]), f"{title(name)} — error {mse:.4f}"))
+        rows.append([title(name), round(mse, 5)])
+        if best is None or name == "vae":      # the slider shows the VAE, else the first model available
+            best = r
+    if best is None:
+        raise ValueError("no autoencoder is available for this dataset")
+    return tiles, (big(x[0]), big(best[0])), rows
+
+
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
+    names = list(class_names(default))
+    with gr.Tab("Reconstruct", id="reconstruct"):
+        gr.Markdown(TEXT["reconstruct"])
+        with gr.Row():
+            with gr.Column():
+                source = gr.Radio(["test image", "drawing"], value="test image", label="Rebuild",
+                                  elem_id="recon-source")
+                cls = class_dropdown(names, value=names[2], label="Test picture: class")
+                idx = gr.Number(value=0, precision=0, minimum=0, label="Test picture: number")
+            drawing = sketchpad("Your drawing", elem_id="recon-sketch")
+        go_ = gr.Button("Rebuild", variant="primary")
+        out = gallery("Input and each autoencoder's rebuild", columns=6, elem_id="recon-gallery")
+        with gr.Row():
+            slider = gr.ImageSlider(label="Before / after (the VAE, when available)", type="pil", format="png")
+            table = gr.Dataframe(headers=["model", "error (mean squared)"], label="Rebuild error", interactive=False)
+    go_.click(friendly(functools.partial(reconstruct_view, zoo)), [dataset, source, cls, idx, drawing],
+              [out, slider, table], api_name="reconstruct", concurrency_id=HEAVY)
+    return [cls]

@@ -1,0 +1,61 @@
+"""Sample: the same seed through several models, side by side, with the time each took."""
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+import gradio as gr
+
+from ..registry import SPECS
+from ..zoo import Zoo
+from .common import (HEAVY, MAX_SAMPLES, MAX_SEED, Gallery, Progress, caption, clamp_int, draw, friendly, gallery,
+                     known_names, model_choices, progress_adapter, sampler_options, title)
+from .text import TEXT
+
+
+def sample_view(zoo: Zoo, dataset: str, names: Sequence[str], n: int = 16, seed: int = 0, sampler: str = "ddim",
+                steps: int = 50, progress: Progress = None) -> Gallery:
+    names = known_names(names)
+    if not names:
+        raise ValueError("pick at least one model")
+    n = clamp_int(n, 1, MAX_SAMPLES, "number of images")
+    seed = clamp_int(seed, 0, MAX_SEED, "seed")
+    out = []
+    for i, name in enumerate(names):
+        if progress:
+            progress(i / len(names), f"drawing from {title(name)}")
+        opts = tuple(sorted(sampler_options(name, dataset, sampler, steps).items()))
+        img, secs = draw(zoo, dataset, name, n, seed, None, opts)
+        out.append((img, f"{caption(zoo, dataset, name)} — {secs:.2f} s"))
+    return out
+
+
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
+    names = [n for n in SPECS if SPECS[n].generative]
+    ready = zoo.ready(default)
+    with gr.Tab("Sample", id="sample"):
+        gr.Markdown(TEXT["sample"])
+        with gr.Row():
+            models = gr.CheckboxGroup(model_choices(zoo, default, names), label="Models",
+                                      value=[n for n in ("vae", "gan", "ddpm-cosine") if n in ready], scale=3)
+            with gr.Column(scale=1):
+                n = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="How many pictures")
+                seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
+        with gr.Accordion("Diffusion settings", open=False):
+            sampler = gr.Radio([("DDIM (fast, few steps)", "ddim"), ("DDPM (the original: 1,000 steps, slow)", "ddpm")],
+                               value="ddim", label="Sampler")
+            steps = gr.Slider(5, 200, value=50, step=1, label="DDIM steps (more = slower, a little better)")
+        with gr.Row():
+            go_ = gr.Button("Draw", variant="primary")
+            surprise = gr.Button("Surprise me (new seed)")
+        out = gallery("Samples (same seed for every model)", columns=3, elem_id="sample-gallery")
+
+    @friendly
+    def run(ds, chosen, k, s, smp, st, progress=gr.Progress()):
+        return sample_view(zoo, ds, chosen, k, s, smp, st, progress_adapter(progress))
+
+    inputs = [dataset, models, n, seed, sampler, steps]
+    go_.click(run, inputs, out, api_name="sample", concurrency_id=HEAVY)
+    surprise.click(lambda: random.randint(0, 99_999), None, seed, api_name="new_seed").then(
+        run, inputs, out, api_name="sample_new_seed", concurrency_id=HEAVY)
+    return []

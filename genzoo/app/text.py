@@ -1,0 +1,48 @@
+"""Every sentence a visitor reads above a tab, in one place (each introduction 80 words or fewer)."""
+
+INTRO = """# GenZoo — see how machines learn to draw
+Every model here learned from tens of thousands of small pictures of handwritten **digits** or **clothes**, then
+draws new ones. Pick a dataset, then explore the tabs: draw samples side by side, ask for a class, walk between two
+pictures, look inside a model's code space, and see how each one learned. All numbers are measured, not typed in."""
+
+TEXT = {
+    "data": """**The pictures every model learned from.** Each tile shows real training images of one class. Every image is
+28 × 28 grey pixels. The table counts the images per class: the models see the 60,000 training images; the 10,000
+test images are kept apart to check them fairly.""",
+    "sample": """**New pictures from random numbers.** Each model turns the same seed (a starting number for the
+randomness) into pictures. Notice that VAE samples look blurry: it learns an average of plausible pictures. GAN samples
+are sharp because a critic punished blur, but a GAN can get stuck drawing few kinds. Diffusion models are sharp *and*
+varied, yet slow: they denoise step by step, so each picture costs many network runs. The caption gives the time.""",
+    "class": """**Ask for a class.** These models were also told the class while learning, so you can ask for one.
+For the diffusion models, *guidance strength* trades variety for typicality: at 0 the class is ignored, at 1 it is
+followed plainly, and higher values push every picture towards the most typical look of that class — clearer, but
+more alike.""",
+    "interpolate": """**Walk between two points.** The autoencoders turn both pictures into codes and decode the
+straight line between them. The GAN and the diffusion model walk between two random seeds instead. A smooth walk
+means similar codes give similar pictures. *Smoothness* = largest step ÷ average step between frames: 1.0 is perfectly
+even; big numbers mean a sudden jump. Draw a picture to replace the first endpoint.""",
+    "latent": """**Inside a model's code space.** An encoder squeezes each picture into a few numbers, its *code*. Each
+dot is one test picture, coloured by class; codes with many numbers are flattened onto the two main directions (PCA).
+The VAE's bell-curve pressure (β) makes classes overlap smoothly, so every point decodes to something sensible; the
+plain autoencoder leaves gaps. Move the sliders to decode any point, or draw something to see where it lands.""",
+    "reconstruct": """**Squeeze and rebuild.** Each autoencoder compresses the picture into its code and rebuilds it.
+More code numbers rebuild more detail (8 vs 32). In the VAE, a larger β pushes harder for a tidy code space and
+rebuilds worse: β = 0 is sharpest, β = 10 blurriest. The error is the mean squared pixel difference (lower is better).
+Your drawing is centred and scaled the way the dataset's pictures were.""",
+    "training": """**How each model learned.** Every model drew from the same fixed random numbers after chosen epochs
+(one epoch = one pass over the 60,000 pictures). Move the slider to watch all models improve in step. The curves show
+the loss each model minimises; for GANs the two players' losses and how often the critic called real and generated
+pictures real (0.5 means it can no longer tell).""",
+    "diffusion": """**How diffusion works.** Training adds noise to a picture over 1,000 small steps until nothing is
+left, and the network learns to undo one step. The *schedule* sets how fast the picture fades: the cosine schedule
+keeps more of the picture in the early steps than the linear one. Drawing runs the process backwards from pure
+noise; at each step you see the noisy picture and the network's current guess of the final result.""",
+    "models": """**The models, explained.** The table says what each model can and cannot do — read from the models
+themselves, not typed in. Pick a model below for a plain description, why its pictures look the way they do, the
+layers it is built from (with their sizes) and the equation it is trained on.""",
+    "scoreboard": """**Which model is best? Measured, not guessed.** A separately trained classifier describes each
+picture by 128 numbers. *FID* compares those descriptions for 10,000 generated and 10,000 real pictures (lower =
+closer to real). *Precision*: share of generated pictures that look real; *recall*: share of real variety covered.
+*Class imbalance* is 0 when every class is drawn equally often. *Sharpness* compares edges with real pictures. Speed:
+16 pictures at a time on 2 CPU cores, no class asked.""",
+}

@@ -87,31 +87,43 @@ def save_model(model: ZooModel, folder: Path, half: bool = False) -> None:
     tmp.rmdir()
 
 
+def recipe(spec: ModelSpec, train_images: Optional[int], batch_size: int) -> dict:
+    """How a checkpoint is being trained, written into its ``history.json`` when training starts: the card and the
+    app read these facts from there, never from the registry of a later day."""
+    return {"title": spec.title, "summary": spec.summary, "train_images": train_images, "batch_size": batch_size,
+            "lr": spec.lr, "lr_schedule": spec.lr_schedule, "warmup_steps": spec.warmup_steps,
+            "ema_decay": spec.ema_decay, "precision": spec.precision, "base": spec.base}
+
+
 def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooModel, history: dict,
                      metrics: Optional[dict] = None) -> None:
-    """A README.md that says what the model is and how it was trained."""
+    """A README.md that says what the model is and how it was trained (from ``history['recipe']``)."""
     info = dataset_info(dataset)
     epochs = history.get("epochs", [])
     total = sum(e["time_s"] for e in epochs)
     config = json.loads((folder / CONFIG).read_text()) if (folder / CONFIG).exists() else spec.kwargs
+    # a checkpoint from before recipes were recorded: the registry's settings, and no claim about its data
+    r = history.get("recipe") or recipe(spec, None, history.get("batch_size", spec.batch_size))
+    images = "number of training images not recorded" if r["train_images"] is None else (
+        f"{r['train_images']:,} training images{' (a smoke run)' if history.get('smoke') else ''}")
     lines = [
-        f"# {spec.title} — {info.title}", "",
-        spec.summary, "",
+        f"# {r['title']} — {info.title}", "",
+        r["summary"], "",
         "| fact | value |", "|---|---|",
         f"| model name | `{spec.name}` |",
         f"| class | `models.{type(model).__name__}` ({model.family}) |",
         f"| parameters | {count_parameters(model):,} |",
         f"| configuration | `{json.dumps(config)}` |",
-        f"| data | {info.title}, 60,000 training images |",
+        f"| data | {info.title}, {images} |",
         f"| epochs | {len(epochs)} of {history.get('planned_epochs', spec.epochs_for(dataset))} |",
-        f"| batch size / learning rate | {spec.batch_size} / {spec.lr} ({spec.lr_schedule}) |",
-        f"| EMA decay | {spec.ema_decay or 'none'} |",
-        f"| training precision | {spec.precision} |",
+        f"| batch size / learning rate | {r['batch_size']} / {r['lr']} ({r['lr_schedule']}) |",
+        f"| EMA decay | {r['ema_decay'] or 'none'} |",
+        f"| training precision | {r['precision']} |",
         f"| wall time | {total / 60:.1f} min |",
         f"| hardware | {history.get('hardware', 'unknown')} |",
     ]
-    if spec.base:
-        lines.append(f"| built on | `{spec.base}` (its weights are stored inside this checkpoint) |")
+    if r["base"]:
+        lines.append(f"| built on | `{r['base']}` (its weights are stored inside this checkpoint) |")
     if "decoder" in history:
         d = history["decoder"]
         lines.append(f"| decoder | taken from `{d['from']}` after its epoch {d['after_epoch']} ({d['date']}); "

@@ -61,8 +61,3 @@ def load_split(dataset: str, train: bool = True, root: str | Path | None = None,
 def to_unit(images_u8: torch.Tensor) -> torch.Tensor:
     """uint8 [N, 28, 28] -> float [N, 1, 28, 28] in [0, 1]."""
     return images_u8.float().div(255).unsqueeze(1)
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """float [N, 1, 28, 28] in [0, 1] -> uint8 [N, 28, 28]."""
-    return images.clamp(0, 1).mul(255).round().to(torch.uint8).squeeze(1)

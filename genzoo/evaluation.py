@@ -158,6 +158,16 @@ def sampler_settings(name: str, dataset: str) -> dict[str, dict]:
             "ddim-20": sampler_options(name, dataset, "ddim", 20), "ddpm-1000": sampler_options(name, dataset, "ddpm")}
 
 
+def noise_walk_smoothness(model: GenerativeModel, default: dict) -> float:
+    """Mean smoothness of 10-frame walks between pairs of seeds' noise (10 pairs for one-run models, else 3, drawn
+    with at most 20 sampler steps)."""
+    opts = {**default, "steps": min(default["steps"], 20)} if default.get("steps") else default
+    runs = model.network_evaluations(**opts) if opts else 1
+    return float(np.mean([explore.smoothness(explore.noise_path(model, 2 * i, 2 * i + 1, 10,
+                                                                0 if model.requires_labels else None, **opts))
+                          for i in range(10 if runs == 1 else 3)]))
+
+
 def evaluate_model(name: str, dataset: str, model: GenerativeModel, ev: Evaluator, n: int, seed: int,
                    latency_batches: Sequence[int] = LATENCY_BATCHES, guidance_curve: bool = True,
                    progress: bool = True, skip_slow: bool = False, latency_budget_s: float = 10.0,
@@ -175,7 +185,7 @@ def evaluate_model(name: str, dataset: str, model: GenerativeModel, ev: Evaluato
     opts = sampler_settings(name, dataset)
     default = next(iter(opts.values()))
     out: dict = {"title": spec.title, "family": model.family, "parameters": count_parameters(model),
-                 "conditional": model.conditional, "sampler": default, "precision": precision}
+                 "conditional": model.conditional, "requires_labels": model.requires_labels, "sampler": default, "precision": precision}
     images, drawn = sample_batched(model, n, None, seed=seed, progress=progress, precision=precision,
                                    resume=partials["unconditional"], **default)
     out["unconditional"] = ev.score(images)
@@ -222,12 +232,8 @@ def evaluate_model(name: str, dataset: str, model: GenerativeModel, ev: Evaluato
             explore.smoothness(explore.latent_path(model, x[a][None], x[b][None], 10,
                                                    labels[a:a + 1] if labels is not None else None))
             for a, b in pairs.tolist()]))
-    elif model.family in ("gan", "diffusion"):
-        opts_path = {**default, "steps": 20} if "steps" in default else default
-        out["interpolation_smoothness"] = float(np.mean([
-            explore.smoothness(explore.noise_path(model, 2 * i, 2 * i + 1, 10,
-                                                  0 if model.requires_labels else None, **opts_path))
-            for i in range(10 if model.family == "gan" else 3)]))
+    else:                   # no encoder: walk between two seeds' noise (GANs, pixel and latent diffusion alike)
+        out["interpolation_smoothness"] = noise_walk_smoothness(model, default)
     out["latency"], out["network_evaluations"] = {}, {}
     for setting, o in opts.items():
         out["network_evaluations"][setting] = model.network_evaluations(**o, labels_given=False) if o else 1

@@ -7,7 +7,8 @@ from typing import Optional
 import torch
 from torch import nn
 
-from models import GenerativeModel, ZooModel, count_parameters
+from models import GAN, GenerativeModel, ZooModel, count_parameters
+from models.diffusion import DiffusionBase
 
 from .evaluation import ms_per_image
 from .registry import SPECS
@@ -54,7 +55,7 @@ EQUATIONS = {
                  r"\epsilon_\theta(x_t, t, \varnothing)\big)$$",
     "classifier": r"$$\min_\theta\; \mathbb{E}_{(x, y)}\big[-\log p_\theta(y \mid x)\big]$$",
 }
-EQUATIONS["latent-diffusion"] = EQUATIONS["diffusion"].replace("x_", "z_").replace("x_0", "z_0")
+EQUATIONS["latent-diffusion"] = EQUATIONS["diffusion"].replace("x_", "z_")
 
 CAPABILITY_HEADERS = ["model", "draws new pictures", "can be told the class", "rebuilds a given picture",
                       "has a code space to walk", "likelihood (or a bound)", "network runs per picture"]
@@ -99,12 +100,12 @@ def layer_table(model: ZooModel) -> list[list]:
     try:
         x = torch.zeros(1, 1, 28, 28)
         if isinstance(model, GenerativeModel):
-            opts = {"steps": 1} if model.family in ("diffusion", "latent-diffusion") else {}
-            model.sample(1, generator=torch.Generator().manual_seed(0), **opts)
-            if getattr(model, "can_encode", False):
-                model.reconstruct(x, torch.zeros(1, dtype=torch.long) if model.conditional else None)
-            if model.family == "gan":
-                model.discriminator(x, torch.zeros(1, dtype=torch.long) if model.conditional else None)
+            label = torch.zeros(1, dtype=torch.long) if model.conditional else None
+            if model.can_encode:        # encoder, then decoder: the order a picture runs through them
+                model.reconstruct(x, label)
+            model.sample(1, generator=torch.Generator().manual_seed(0), **({"steps": 1} if isinstance(model, DiffusionBase) else {}))
+            if isinstance(model, GAN):
+                model.discriminator(x, label)
         else:
             model(x)
     finally:
@@ -124,6 +125,9 @@ def training_facts(history: dict, model: nn.Module) -> str:
             f"{history.get('hardware', 'unknown hardware')}")
 
 
+REASONABLE = 5     # "reasonable quality": FID at most this many times the best model's
+
+
 def advice(metrics: Optional[dict]) -> str:
     """'Which model should I use?' in three sentences, from the measured scoreboard."""
     if not metrics:
@@ -141,11 +145,14 @@ def advice(metrics: Optional[dict]) -> str:
         speed = ms_per_image(r)
         return float("inf") if speed is None else speed
 
-    fast = min(res, key=lambda n: ms(res[n]))
+    # the fastest of the models whose pictures are of reasonable quality: FID within REASONABLE times the best
+    reasonable = [n for n in res if fid[n] <= REASONABLE * fid[best]]
+    fast = min(reasonable, key=lambda n: ms(res[n]))
     encoders = [n for n in res if SPECS[n].cls.can_encode]
     smooth = min(encoders, key=lambda n: res[n].get("interpolation_smoothness", 99)) if encoders else None
     s = [f"For the most realistic pictures use **{title(best)}** (FID {fid[best]:.2f}), at {ms(res[best]):.1f} ms per picture.",
-         f"For speed use **{title(fast)}**: {ms(res[fast]):.2f} ms per picture, FID {fid[fast]:.2f}."]
+         f"For speed use **{title(fast)}**: {ms(res[fast]):.2f} ms per picture at FID {fid[fast]:.2f}, the fastest "
+         f"of the models whose FID is within {REASONABLE:g}× the best."]
     if smooth:
         s.append(f"To rebuild pictures or walk a code space use **{title(smooth)}** (interpolation smoothness "
                  f"{res[smooth]['interpolation_smoothness']:.2f}).")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from models import DDPM, GAN, VAE, Autoencoder, Classifier, DistilledDDPM, LatentDiffusion, ZooModel
-from models.diffusion import SAMPLERS
+from models.diffusion import SAMPLERS, DiffusionBase
 
 # Classifier-free guidance strength the diffusion models draw with unless told otherwise, one per dataset (the
 # Pick-a-class slider starts there). Chosen with the referee on pictures asked for with labels cycling (DDIM 50): the
@@ -46,6 +46,7 @@ class ModelSpec:
     sampler: dict[str, Any] = field(default_factory=dict)   # the app's default sampling options (less guidance)
     dataset_epochs: dict[str, int] = field(default_factory=dict)  # where a dataset's model trained longer
     tiny: dict[str, Any] = field(default_factory=dict)  # settings that shrink it for smoke runs (tests check plumbing)
+    featured: tuple[str, ...] = ()  # the app's tabs that show it before a visitor chooses (see ``featured``)
 
     def build(self, tiny: bool = False) -> ZooModel:
         """The model with the registry's settings; ``tiny``: a few channels and blocks, for ``--smoke`` runs."""
@@ -68,11 +69,12 @@ TINY_UNET = {"channels": 8, "channel_mults": [1, 2], "num_res_blocks": 1}
 def _ae(latent: int) -> ModelSpec:
     return ModelSpec(f"ae-{latent}", Autoencoder, {"latent_dim": latent}, f"Autoencoder ({latent}-D)",
                      f"Squeezes each image into {latent} numbers and rebuilds it; not trained to generate.",
-                     epochs=20, tiny=TINY_CONV)
+                     epochs=20, tiny=TINY_CONV, featured=("interpolate", "reconstruct"))
 
 
-def _vae(name: str, title: str, summary: str, **kw) -> ModelSpec:
-    return ModelSpec(name, VAE, {"latent_dim": 16, **kw}, title, summary, epochs=20, tiny=TINY_CONV)
+def _vae(name: str, title: str, summary: str, featured=("reconstruct",), **kw) -> ModelSpec:
+    return ModelSpec(name, VAE, {"latent_dim": 16, **kw}, title, summary, epochs=20, tiny=TINY_CONV,
+                     featured=featured)
 
 
 DDIM_50 = {"sampler": "ddim", "steps": 50, "eta": 0.0}
@@ -88,6 +90,9 @@ def _ddpm(schedule: str, **kw) -> ModelSpec:
                      sampler=DDIM_50, tiny=TINY_UNET, **kw)
 
 
+TEACHING = ("sample", "interpolate", "training")     # the three models the Sample tab opens with: VAE, GAN, diffusion
+
+
 SPECS: dict[str, ModelSpec] = {s.name: s for s in [
     _ae(8),
     _ae(32),
@@ -96,23 +101,25 @@ SPECS: dict[str, ModelSpec] = {s.name: s for s in [
               "Autoencoder (7×7 grid)",
               "Keeps a small 7×7 picture of codes (4 numbers per patch, 196 in all); its decoder was finished "
               "against a critic that spots blur, so rebuilds stay sharp. Latent diffusion works on these codes.",
-              epochs=18, precision="bf16", tiny={"channels": 8}),
-    _vae("vae", "VAE (beta = 1)", "An autoencoder whose codes are pushed towards a bell curve, so random codes decode to new images.", beta=1.0),
+              epochs=18, precision="bf16", tiny={"channels": 8}, featured=("reconstruct",)),
+    _vae("vae", "VAE (beta = 1)", "An autoencoder whose codes are pushed towards a bell curve, so random codes decode "
+         "to new images.", beta=1.0, featured=(*TEACHING, "reconstruct")),
     _vae("vae-beta0", "VAE (beta = 0)", "The VAE with its bell-curve pressure switched off: sharp rebuilds, messy code space.", beta=0.0),
     _vae("vae-beta10", "VAE (beta = 10)", "The VAE with strong bell-curve pressure: a tidy code space, blurry rebuilds.", beta=10.0),
     ModelSpec("vae-2d", VAE, {"latent_dim": 2, "beta": 1.0}, "VAE (2-D)",
               "A VAE with only two code numbers, so its whole code space fits on a flat map.", epochs=20,
-              tiny=TINY_CONV),
-    _vae("cvae", "Conditional VAE", "A VAE that is also told the class, so you can ask it for one.", beta=1.0, conditional=True),
+              tiny=TINY_CONV, featured=("latent",)),
+    _vae("cvae", "Conditional VAE", "A VAE that is also told the class, so you can ask it for one.", featured=(),
+         beta=1.0, conditional=True),
     ModelSpec("gan", GAN, {"z_dim": 64, "channels": 32}, "GAN",
               "A generator learns to fool a critic that tells real images from fakes.",
-              epochs=30, lr=2e-4, lr_schedule="constant", ema_decay=0.999, tiny={"channels": 8}),
+              epochs=30, lr=2e-4, lr_schedule="constant", ema_decay=0.999, tiny={"channels": 8}, featured=TEACHING),
     ModelSpec("cgan", GAN, {"z_dim": 64, "channels": 32, "conditional": True}, "Conditional GAN",
               "A GAN whose generator and critic are both told the class.",
               epochs=30, lr=2e-4, lr_schedule="constant", ema_decay=0.999, tiny={"channels": 8}),
     _ddpm("linear"),
     # Fashion-MNIST's cosine model trained on from 20 to 40 epochs to get closer to its FID bar (see the README)
-    _ddpm("cosine", dataset_epochs={"fashion": 40}),
+    _ddpm("cosine", dataset_epochs={"fashion": 40}, featured=(*TEACHING, "diffusion")),
     # distilled from the cosine DDPM: guidance distillation, then rounds of progressive distillation 32 -> 16 -> 8 -> 4
     # steps, one stage after another by epoch (models/distillation.py); grids are drawn at the current stage's steps
     ModelSpec("ddpm-fast", DistilledDDPM,
@@ -140,6 +147,11 @@ SPECS: dict[str, ModelSpec] = {s.name: s for s in [
 GENERATIVE = [name for name, s in SPECS.items() if s.generative]
 
 
+def featured(tab: str) -> list[str]:
+    """The models a tab shows before a visitor chooses (registry order)."""
+    return [name for name, s in SPECS.items() if tab in s.featured]
+
+
 def get_spec(name: str) -> ModelSpec:
     if name not in SPECS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(SPECS)}")
@@ -152,7 +164,7 @@ def sampler_options(name: str, dataset: str, sampler: Optional[str] = None, step
     strength), with the sampler, steps or guidance changed (DDPM always runs all 1,000 steps with eta = 1; DDIM is
     deterministic, eta = 0). ``{}`` for other families."""
     spec = get_spec(name)
-    if spec.cls.family not in ("diffusion", "latent-diffusion"):
+    if not issubclass(spec.cls, DiffusionBase):
         return {}
     sampler = sampler or spec.sampler["sampler"]
     if sampler not in SAMPLERS:

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from models import ZooModel
 
-from .checkpoints import (HISTORY, WEIGHTS, checkpoint_root, hardware, load_folder, load_history, load_model,
+from .checkpoints import (HISTORY, WEIGHTS, checkpoint_root, hardware, load_folder, load_history, load_model, recipe,
                           save_model, write_json, write_model_card)
 from .data import load_split, to_unit
 from .imaging import save_grid
@@ -238,7 +238,8 @@ def train(opts: TrainOptions) -> Path:
     warmup = min(spec.warmup_steps, total_steps // 5)     # a short (smoke) run still gets most of its steps at full rate
 
     history = {"model": spec.name, "dataset": opts.dataset, "planned_epochs": epochs, "batch_size": batch_size,
-               "device": str(device), "hardware": hardware(), "smoke": opts.smoke, "epochs": []}
+               "device": str(device), "hardware": hardware(), "smoke": opts.smoke,
+               "recipe": recipe(spec, len(x), batch_size), "epochs": []}
     start = 1
     if opts.resume and (folder / STATE_JSON).exists():
         meta = load_state(folder, model, optimizers, ema, device)
@@ -261,6 +262,8 @@ def train(opts: TrainOptions) -> Path:
         print(f"resuming {opts.dataset}/{spec.name} after epoch {start - 1} from its saved weights: its training state "
               f"(optimiser moments, un-averaged weights) is missing, so the optimiser starts afresh and the learning "
               f"rate warms up again over {spec.warmup_steps or REWARM_STEPS} steps")
+    # a run started before recipes were recorded gets today's (the settings it resumes under)
+    history.setdefault("recipe", recipe(spec, len(x), batch_size))
     restarts = [r["after_epoch"] * steps_per_epoch for r in history.get("restarts", [])]
     folder.mkdir(parents=True, exist_ok=True)
     noise, labels = grid_inputs(model, 20 if opts.smoke else 100) if model.generative else (None, None)

@@ -7,9 +7,6 @@ from .distillation import DistilledDDPM
 from .gans import GAN
 from .latent_diffusion import LatentDiffusion
 
-#: every model class, by name; config.json files refer to these names
-MODEL_CLASSES = {cls.__name__: cls for cls in (Autoencoder, VAE, GAN, DDPM, DistilledDDPM, LatentDiffusion, Classifier)}
-
 __all__ = ["Autoencoder", "VAE", "GAN", "DDPM", "DistilledDDPM", "LatentDiffusion", "Classifier", "GenerativeModel",
            "ZooModel", "NoiseSchedule", "DDPMSampler", "DDIMSampler", "make_betas", "make_sampler",
-           "count_parameters", "slerp", "MODEL_CLASSES"]
+           "count_parameters", "slerp"]

@@ -14,7 +14,6 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 ProgressFn = Optional[Callable[[int, int], None]]
-IMAGE_SHAPE = (1, 28, 28)
 
 
 class ZooModel(nn.Module, PyTorchModelHubMixin):
@@ -27,6 +26,9 @@ class ZooModel(nn.Module, PyTorchModelHubMixin):
     family: str = "model"
     generative: bool = False
     num_classes: int = 10
+    #: what the model can do; read by the app and the evaluation
+    can_encode: bool = False
+    has_likelihood: bool = False
 
     @property
     def device(self) -> torch.device:
@@ -82,9 +84,6 @@ class GenerativeModel(ZooModel):
 
     family: str = "generative"
     generative = True
-    #: what the model can do; read by the app's capability table
-    can_encode: bool = False
-    has_likelihood: bool = False
 
     # -- what the model is (subclasses set these two in their constructors) -------
     _conditional: bool = False

@@ -73,8 +73,6 @@ class NoiseSchedule(nn.Module):
 class Sampler:
     """Walks a descending subset of timesteps T-1 .. 0 of a schedule."""
 
-    name = "base"
-
     def __init__(self, schedule: NoiseSchedule, clip_sample: Optional[float] = 1.0):
         self.schedule = schedule
         self.clip_sample = clip_sample      # clamp predicted x0 to [-c, c]; None: no clamp
@@ -125,8 +123,6 @@ class Sampler:
 class DDPMSampler(Sampler):
     """Ancestral sampling from the posterior q(x_{t'} | x_t, x_0) (Ho et al. eq. 7), t' the previous step."""
 
-    name = "ddpm"
-
     def step(self, eps: torch.Tensor, t: int, x: torch.Tensor, eta: Optional[float] = None,
              generator: Optional[torch.Generator] = None) -> torch.Tensor:
         t_prev = self._prev[int(t)]
@@ -143,8 +139,6 @@ class DDPMSampler(Sampler):
 
 class DDIMSampler(Sampler):
     """DDIM: deterministic for eta = 0; eta = 1 over every step is DDPM again."""
-
-    name = "ddim"
 
     def step(self, eps: torch.Tensor, t: int, x: torch.Tensor, eta: Optional[float] = 0.0,
              generator: Optional[torch.Generator] = None) -> torch.Tensor:
@@ -169,8 +163,6 @@ class DPMSolverSampler(Sampler):
     where s' is the step before s and r = (lambda_s - lambda_{s'}) / h. The first step (no history) takes D = x0_s:
     that is DDIM, the first-order solver; the last, to the clean picture (sigma = 0), lands on x0_s itself. The history lives in
     the solver and is cleared by ``set_timesteps``."""
-
-    name = "dpm++2m"
 
     def set_timesteps(self, n: int, spacing: str = "linspace") -> None:
         super().set_timesteps(n, spacing)
@@ -245,6 +237,10 @@ class DiffusionBase(GenerativeModel):
 
     def to_images(self, x0: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def state_images(self, x: torch.Tensor) -> torch.Tensor:
+        """A noisy state x_t as a picture to show: pixel models show it as it is (clamped to the image range)."""
+        return unit(x.float())
 
     def from_images(self, images: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

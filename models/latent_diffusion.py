@@ -121,6 +121,10 @@ class LatentDiffusion(DiffusionBase):
     def to_images(self, z0):
         return self.autoencoder.decode(z0.float() * self.latent_std + self.latent_mean)
 
+    def state_images(self, z):
+        """A noisy code z_t shown through the decoder: what the picture would be if the noise were content."""
+        return self.to_images(z)
+
     def encode(self, x, labels=None):
         return self.from_images(x)
 

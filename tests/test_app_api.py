@@ -8,8 +8,7 @@ from PIL import Image
 
 from genzoo.data import DATASETS
 from genzoo.evaluation import GUIDANCE_CURVE
-from genzoo.registry import GENERATIVE, SPECS
-from genzoo.app.reconstruct_tab import RECONSTRUCT_MODELS
+from genzoo.registry import featured, GENERATIVE, SPECS
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +84,10 @@ def test_a_checkpoint_still_in_training_says_so(client):
 def test_pick_class_draws_with_every_conditional_model(client):
     gallery = client.predict("mnist", "7", 2.0, 3, 0, api_name="/pick_class")
     assert [g["caption"].split(" — ")[0] for g in gallery] == [
-        "Conditional GAN", "Conditional VAE", "Diffusion (linear schedule)", "Diffusion (cosine schedule)", "Latent diffusion"]
+        "Conditional VAE", "Conditional GAN", "Diffusion (linear schedule)", "Diffusion (cosine schedule)",
+        "Fast diffusion (4 steps)", "Latent diffusion"]
+    strong = client.predict("mnist", "7", 4.0, 3, 0, api_name="/pick_class")       # beyond what the student learned
+    assert "guided at 2.5: it learned strengths 1 to 2.5" in strong[4]["caption"]
     with pytest.raises(Exception, match="unknown class"):
         client.predict("mnist", "Sneaker", 2.0, 3, 0, api_name="/pick_class")
 
@@ -123,6 +125,8 @@ def test_latent_map_has_ten_classes_and_decodes_points(client):
     assert size(client.predict("mnist", "vae", 0.5, -0.5, api_name="/latent_point")) == (112, 112)
     u, v, picked, decoded = client.predict("mnist", "ae-8", "3", 0, api_name="/latent_locate")
     assert isinstance(u, float) and size(picked) == size(decoded) == (112, 112)
+    _, _, cvae_note = client.predict("mnist", "cvae", api_name="/latent_map")      # it says which class it decodes
+    assert "decoded as class '0'" in cvae_note and "decoded as class" not in note
 
 
 def test_latent_drawing_marks_the_point_and_finds_neighbours(client, drawing):
@@ -135,12 +139,12 @@ def test_latent_drawing_marks_the_point_and_finds_neighbours(client, drawing):
 
 def test_reconstruct_test_image_and_drawing(client, drawing):
     gallery, slider, table = client.predict("mnist", "test image", "2", 1, None, api_name="/reconstruct")
-    assert [g["caption"].split(" — ")[0] for g in gallery] == ["input"] + [SPECS[n].title for n in RECONSTRUCT_MODELS]
+    assert [g["caption"].split(" — ")[0] for g in gallery] == ["input"] + [SPECS[n].title for n in featured("reconstruct")]
     assert "Autoencoder (32-D)" in gallery[2]["caption"] and "VAE (beta = 10)" in gallery[-1]["caption"]
     assert len(slider) == 2 and all(size(p) == (112, 112) for p in slider)
     assert all(0 <= r[1] <= 1 for r in table["data"])
     gallery, _, _ = client.predict("mnist", "drawing", "2", 1, drawing, api_name="/reconstruct")
-    assert len(gallery) == 1 + len(RECONSTRUCT_MODELS)
+    assert len(gallery) == 1 + len(featured("reconstruct"))
     # only the autoencoders that exist for Fashion-MNIST appear
     gallery, _, _ = client.predict("fashion", "test image", "Bag", 0, None, api_name="/reconstruct")
     assert [g["caption"].split(" — ")[0] for g in gallery] == ["input", "Autoencoder (8-D)", "VAE (beta = 1)"]
@@ -215,7 +219,9 @@ def test_model_guide(client):
     import re
 
     assert sum(r[3] for r in layers["data"]) == int(re.search(r"([\d,]+) parameters", about).group(1).replace(",", ""))
-    assert layers["data"][0][2] == "32×28×28" or any(r[2] == "1×28×28" for r in layers["data"])
+    shapes = {r[0]: r[2] for r in layers["data"]}
+    channels = SPECS["ddpm-cosine"].tiny["channels"]                    # the smoke checkpoint's size
+    assert shapes["net.conv_in"] == f"{channels}×28×28" and shapes["net.out.2"] == "1×28×28"
 
 
 def test_the_remaining_endpoints(client):

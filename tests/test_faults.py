@@ -5,8 +5,7 @@ import shutil
 import pytest
 from gradio_client import Client
 
-from genzoo.registry import SPECS
-from genzoo.app.reconstruct_tab import RECONSTRUCT_MODELS
+from genzoo.registry import featured, SPECS
 from tests.app_server import AppServer
 
 
@@ -47,7 +46,7 @@ def test_every_other_model_still_works(broken):
     gallery = client.predict("mnist", ["ae-32", "cgan", "ldm"], 2, 0, "ddim", 5, api_name="/sample")
     assert len(gallery) == 3
     gallery, _, rows = client.predict("mnist", "test image", "2", 0, None, api_name="/reconstruct")
-    assert [r[0] for r in rows["data"]] == [SPECS[n].title for n in RECONSTRUCT_MODELS if n != "vae"]   # vae is broken
+    assert [r[0] for r in rows["data"]] == [SPECS[n].title for n in featured("reconstruct") if n != "vae"]   # vae is broken
     assert client.predict("mnist", ["ae-8"], 2, api_name="/training_grids") == []       # no grids: nothing to show
 
 

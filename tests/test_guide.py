@@ -51,3 +51,12 @@ def test_layer_table_covers_every_parameter():
     assert sum(r[3] for r in rows) == sum(p.numel() for p in m.parameters())
     shapes = {r[0]: r[2] for r in rows}
     assert shapes["encoder.conv.0"] == "32×14×14" and shapes["decoder.deconv.4"] == "1×28×28"
+
+
+def test_every_tab_opens_with_80_words_or_fewer():
+    import re
+
+    from genzoo.app.text import INTRO, TEXT
+
+    counts = {tab: len(re.sub(r"[*_]", "", text).split()) for tab, text in {"intro": INTRO, **TEXT}.items()}
+    assert max(counts.values()) <= 80, counts

@@ -11,9 +11,6 @@ from .common import (HEAVY, MAX_SAMPLES, MAX_SEED, Gallery, Progress, caption, c
                      class_names, draw, friendly, gallery, progress_adapter, sampler_options, title)
 from .text import TEXT
 
-CLASS_MODELS = ["cgan", "cvae", "ddpm-linear", "ddpm-cosine", "ldm"]
-
-
 def class_view(zoo: Zoo, dataset: str, class_name, n: int = 8, seed: int = 0, guidance: Optional[float] = None,
                progress: Progress = None) -> Gallery:
     """Every class-conditional model's pictures of one class; the diffusion models guided with ``guidance``
@@ -25,14 +22,16 @@ def class_view(zoo: Zoo, dataset: str, class_name, n: int = 8, seed: int = 0, gu
     if not 0 <= guidance <= 10:
         raise ValueError(f"guidance strength must lie between 0 and 10, got {guidance}")
     out = []
-    for i, name in enumerate(CLASS_MODELS):
-        if not zoo.entry(dataset, name).ready:
-            continue
+    able = zoo.ready(dataset, lambda e: e.model.generative and e.model.conditional)   # all that can be told the class
+    for i, name in enumerate(able):
         if progress:
-            progress(i / len(CLASS_MODELS), f"drawing from {title(name)}")
-        opts = tuple(sorted(sampler_options(name, dataset, guidance=guidance).items()))
+            progress(i / len(able), f"drawing from {title(name)}")
+        lo, hi = getattr(zoo.model(dataset, name), "guidance_range", (0.0, 10.0))   # a distilled model learned a range
+        g = min(max(guidance, lo), hi)
+        opts = tuple(sorted(sampler_options(name, dataset, guidance=g).items()))
         img, secs = draw(zoo, dataset, name, n, seed, k, opts)
-        out.append((img, f"{caption(zoo, dataset, name)} — {secs:.2f} s"))
+        note = f" (guided at {g:g}: it learned strengths {lo:g} to {hi:g})" if opts and g != guidance else ""
+        out.append((img, f"{caption(zoo, dataset, name)} — {secs:.2f} s{note}"))
     if not out:
         raise ValueError("no class-conditional model is available for this dataset")
     return out

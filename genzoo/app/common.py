@@ -238,7 +238,8 @@ def progress_adapter(progress: gr.Progress):
 
 
 def model_choices(zoo: Zoo, dataset: str, names) -> list[tuple[str, str]]:
-    return [(SPECS[n].title + ("" if zoo.entry(dataset, n).ready else " (unavailable)"), n) for n in names]
+    ready = zoo.ready(dataset)
+    return [(SPECS[n].title + ("" if n in ready else " (unavailable)"), n) for n in names]
 
 
 def class_dropdown(choices, **kwargs) -> gr.Dropdown:

@@ -9,13 +9,18 @@ import plotly.graph_objects as go
 import torch
 from PIL import Image
 
+from models.diffusion import DiffusionBase
+
 from .. import explore, plots
+from ..registry import SPECS, featured
 from ..zoo import Zoo
 from .common import (HEAVY, MAX_SEED, Gallery, Progress, big, clamp_int, class_dropdown, class_index, class_names,
                      friendly, gallery, model_choices, progress_adapter, sampler_options, test_image)
 from .text import TEXT
 
-DIFFUSION_MODELS = ["ddpm-linear", "ddpm-cosine", "ldm"]
+def diffusion_models() -> list[str]:
+    """Every model that draws by denoising (pixel or latent)."""
+    return [n for n, s in SPECS.items() if issubclass(s.cls, DiffusionBase)]
 
 
 @functools.lru_cache(maxsize=1)
@@ -39,8 +44,8 @@ def noising_view(zoo: Zoo, dataset: str, class_name, index, t: int) -> Gallery:
 
 def reverse_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int = 0, steps: int = 50,
                  progress: Progress = None) -> tuple[Gallery, Image.Image]:
-    if name not in DIFFUSION_MODELS:
-        raise ValueError(f"{name!r} is not a diffusion model; choose one of {', '.join(DIFFUSION_MODELS)}")
+    if name not in diffusion_models():
+        raise ValueError(f"{name!r} is not a diffusion model; choose one of {', '.join(diffusion_models())}")
     model = zoo.model(dataset, name)
     seed = clamp_int(seed, 0, MAX_SEED, "seed")
     steps = clamp_int(steps, 2, 1000, "steps")
@@ -55,7 +60,7 @@ def reverse_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int = 0, s
                                progress=cb, frames=min(10, steps), **opts)
     tiles = []
     for t, xt, pred in frames:
-        shown = model.to_images(xt) if name == "ldm" else ((xt + 1) / 2).clamp(0, 1)
+        shown = model.state_images(xt)
         tiles.append((big(torch.cat([shown, model.to_images(pred)], dim=3)[0]),
                       f"t = {t}: noisy image | its guess of the end result"))
     return tiles, big(model.to_images(x0)[0])
@@ -76,7 +81,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
         noised = gallery("The same picture at step t", columns=3)
         gr.Markdown("### Removing noise, step by step")
         with gr.Row():
-            model = gr.Dropdown(model_choices(zoo, default, DIFFUSION_MODELS), value="ddpm-cosine", label="Model")
+            model = gr.Dropdown(model_choices(zoo, default, diffusion_models()), value=featured("diffusion")[0],
+                                label="Model")
             target = class_dropdown(["any"] + names, value="any", label="Class to draw")
             seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
             steps = gr.Slider(10, 200, value=50, step=1, label="Steps")

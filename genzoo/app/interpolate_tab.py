@@ -12,6 +12,7 @@ from PIL import Image
 
 from .. import explore
 from ..imaging import gif_bytes, grid_pil, labelled_rows
+from ..registry import featured
 from ..zoo import Zoo
 from .common import (HEAVY, MAX_FRAMES, MAX_SEED, Progress, caption, clamp_int, class_dropdown, class_names,
                      drawing_array, drawing_style, friendly, progress_adapter, sampler_options, sketchpad, test_image,
@@ -44,16 +45,19 @@ def interpolate_view(zoo: Zoo, dataset: str, class_a, index_a, class_b, index_b,
         except explore.DrawingError:
             pass                # an untouched sketchpad: keep the test image
     strips: list[tuple[str, torch.Tensor, str]] = []
-    for name in ("ae-8", "ae-32", "vae"):
-        if zoo.entry(dataset, name).ready:
-            path = explore.latent_path(zoo.model(dataset, name), a, b, frames)
-            strips.append((name, torch.cat([a, path, b]), "between the two images"))
-    for i, name in enumerate(("gan", "ddpm-cosine")):
-        if not zoo.entry(dataset, name).ready:
-            continue
+    ready = zoo.ready(dataset)
+    shown = [n for n in featured("interpolate") if n in ready]
+    encoders = [n for n in shown if zoo.model(dataset, n).can_encode]
+    for name in encoders:           # a straight line between the two pictures' codes
+        path = explore.latent_path(zoo.model(dataset, name), a, b, frames)
+        strips.append((name, torch.cat([a, path, b]), "between the two images"))
+    walkers = [n for n in shown if n not in encoders]
+    for i, name in enumerate(walkers):  # no encoder: a walk between two seeds' noise
         if progress:
-            progress(i / 2, f"walking {title(name)}'s noise")
-        opts = sampler_options(name, dataset, steps=25) if name.startswith("ddpm") else {}
+            progress(i / len(walkers), f"walking {title(name)}'s noise")
+        opts = sampler_options(name, dataset)
+        if opts.get("sampler") == "ddim" and opts.get("steps"):
+            opts["steps"] = min(opts["steps"], 25)      # 10+ frames of a 50-step walk: fewer steps keep it quick
         path = explore.noise_path(zoo.model(dataset, name), seed_a, seed_b, frames, None, **opts)
         strips.append((name, path, f"between seeds {seed_a} and {seed_b}"))
     if not strips:

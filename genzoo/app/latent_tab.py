@@ -12,12 +12,15 @@ from PIL import Image
 
 from .. import explore, plots
 from ..imaging import grid_pil
+from ..registry import SPECS, featured
 from ..zoo import Zoo
 from .common import (HEAVY, Gallery, big, class_dropdown, class_names, friendly, gallery, model_choices,
                      prepared_drawing, sketchpad, test_image, title)
 from .text import TEXT
 
-LATENT_MODELS = ["ae-8", "ae-32", "ae-grid", "vae", "vae-beta0", "vae-beta10", "cvae", "vae-2d"]
+def latent_models() -> list[str]:
+    """Every model with an encoder, so a code for each picture."""
+    return [n for n, s in SPECS.items() if s.cls.can_encode]
 
 
 @functools.lru_cache(maxsize=32)
@@ -28,8 +31,8 @@ def code_map(zoo: Zoo, dataset: str, name: str) -> explore.LatentMap:
 
 def latent_map_view(zoo: Zoo, dataset: str, name: str,
                     marker: Optional[np.ndarray] = None) -> tuple[go.Figure, Optional[Image.Image], str]:
-    if name not in LATENT_MODELS:
-        raise ValueError(f"{name!r} has no latent map; choose one of {', '.join(LATENT_MODELS)}")
+    if name not in latent_models():
+        raise ValueError(f"{name!r} has no latent map; choose one of {', '.join(latent_models())}")
     model = zoo.model(dataset, name)
     m = code_map(zoo, dataset, name)
     extra = []
@@ -50,6 +53,9 @@ def latent_map_view(zoo: Zoo, dataset: str, name: str,
                                   f"main direction 1 ({e[0]:.0%} of the spread)", f"main direction 2 ({e[1]:.0%})", extra)
         plane = None
         note = f"The two main directions together hold {e.sum():.0%} of how the codes vary."
+    if model.conditional:
+        note += (f" This model also needs a class to turn a code into a picture: a point you pick here is decoded as "
+                 f"class {class_names(dataset)[0]!r}.")
     return fig, plane, note
 
 
@@ -97,7 +103,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
     names = list(class_names(default))
     with gr.Tab("Latent map", id="latent"):
         gr.Markdown(TEXT["latent"])
-        model = gr.Dropdown(model_choices(zoo, default, LATENT_MODELS), value="vae", label="Model")
+        model = gr.Dropdown(model_choices(zoo, default, latent_models()), value=featured("latent")[0], label="Model")
         show = gr.Button("Show the map", variant="primary")
         note = gr.Markdown()
         with gr.Row():

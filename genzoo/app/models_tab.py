@@ -43,7 +43,9 @@ def guide_model(zoo: Zoo, dataset: str, name: str) -> tuple[str, list[list]]:
     e = zoo.entries.get(dataset, {}).get(name)
     facts = (guide.training_facts(e.history, model) if e is not None and e.ready
              else f"{sum(p.numel() for p in model.parameters()):,} parameters · no checkpoint for this dataset yet")
-    text = "\n\n".join([f"### {spec.title}", spec.summary, guide.FAMILY_TEXT.get(model.family, ""),
+    # a shipped checkpoint is described as it was trained (its history's recipe), not as the registry reads today
+    summary = (e.history.get("recipe") or {}).get("summary", spec.summary) if e is not None and e.ready else spec.summary
+    text = "\n\n".join([f"### {spec.title}", summary, guide.FAMILY_TEXT.get(model.family, ""),
                         f"*{facts}*", "**Key equation**", guide.EQUATIONS.get(model.family, "")])
     return text, guide.layer_table(model)
 

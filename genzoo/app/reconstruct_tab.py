@@ -5,13 +5,11 @@ import functools
 
 import gradio as gr
 
+from ..registry import featured
 from ..zoo import Zoo
 from .common import (HEAVY, Gallery, big, class_dropdown, class_names, friendly, gallery, prepared_drawing,
                      sketchpad, test_image, title)
 from .text import TEXT
-
-RECONSTRUCT_MODELS = ["ae-8", "ae-32", "ae-grid", "vae", "vae-beta0", "vae-beta10"]
-
 
 def reconstruct_view(zoo: Zoo, dataset: str, source: str, class_name, index,
                      drawing=None) -> tuple[Gallery, tuple, list[list]]:
@@ -22,16 +20,16 @@ def reconstruct_view(zoo: Zoo, dataset: str, source: str, class_name, index,
     else:
         raise ValueError("source must be 'test image' or 'drawing'")
     tiles = [(big(x[0]), "input")]
-    rows, best = [], None
-    for name in RECONSTRUCT_MODELS:
-        if not zoo.entry(dataset, name).ready:
-            continue
-        r = zoo.model(dataset, name).reconstruct(x)
+    rows, best, shown_vae = [], None, False
+    ready = zoo.ready(dataset)
+    for name in [n for n in featured("reconstruct") if n in ready]:
+        model = zoo.model(dataset, name)
+        r = model.reconstruct(x)
         mse = float((r - x).pow(2).mean())
         tiles.append((big(r[0]), f"{title(name)} — error {mse:.4f}"))
         rows.append([title(name), round(mse, 5)])
-        if best is None or name == "vae":      # the slider shows the VAE, else the first model available
-            best = r
+        if best is None or (model.has_likelihood and not shown_vae):   # the slider: the first VAE, else the first
+            best, shown_vae = r, model.has_likelihood
     if best is None:
         raise ValueError("no autoencoder is available for this dataset")
     return tiles, (big(x[0]), big(best[0])), rows

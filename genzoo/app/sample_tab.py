@@ -6,7 +6,7 @@ from typing import Sequence
 
 import gradio as gr
 
-from ..registry import SPECS
+from ..registry import SPECS, featured
 from ..zoo import Zoo
 from .common import (HEAVY, MAX_SAMPLES, MAX_SEED, Gallery, Progress, caption, clamp_int, draw, friendly, gallery,
                      known_names, model_choices, progress_adapter, sampler_options, title)
@@ -37,7 +37,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
         gr.Markdown(TEXT["sample"])
         with gr.Row():
             models = gr.CheckboxGroup(model_choices(zoo, default, names), label="Models",
-                                      value=[n for n in ("vae", "gan", "ddpm-cosine") if n in ready], scale=3)
+                                      value=[n for n in featured("sample") if n in ready], scale=3)
             with gr.Column(scale=1):
                 n = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="How many pictures")
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")

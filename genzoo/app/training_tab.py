@@ -10,15 +10,15 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from .. import plots
-from ..registry import SPECS
+from ..registry import SPECS, featured
 from ..zoo import Zoo
 from .common import Gallery, clamp_int, friendly, gallery, known_names, model_choices, title
 from .text import TEXT
 
 
 def epochs_available(zoo: Zoo, dataset: str, name: str) -> list[int]:
-    e = zoo.entry(dataset, name)
-    if e.folder is None or not (e.folder / "samples").is_dir():
+    e = zoo.entries.get(dataset, {}).get(name)
+    if e is None or e.folder is None or not (e.folder / "samples").is_dir():
         return []
     return sorted(int(p.stem.split("_")[1]) for p in (e.folder / "samples").glob("epoch_*.png"))
 
@@ -72,7 +72,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
     with gr.Tab("Training", id="training"):
         gr.Markdown(TEXT["training"])
         models = gr.CheckboxGroup(model_choices(zoo, default, names), label="Models",
-                                  value=[n for n in ("vae", "gan", "ddpm-cosine") if n in ready])
+                                  value=[n for n in featured("training") if n in ready])
         last = max([e for n in names for e in epochs_available(zoo, default, n)] or [1])
         epoch = gr.Slider(1, max(last, 2), value=1, step=1, label="Epoch (all models in step)")
         grids = gallery("Samples from the same fixed noise after that epoch", columns=3, elem_id="training-gallery")

@@ -10,7 +10,7 @@ import os
 
 import torch
 
-from genzoo.app import build_app
+from genzoo.app import CSS, build_app
 from genzoo.zoo import Zoo
 
 THREADS = int(os.environ.get("GENZOO_THREADS", "2"))   # a basic Space has 2 vCPUs
@@ -28,4 +28,4 @@ def create_app():
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     port = int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", 7860)))
-    create_app().launch(max_file_size="5mb", server_port=port)
+    create_app().launch(max_file_size="5mb", server_port=port, css=CSS)

@@ -7,9 +7,11 @@ from ..registry import SPECS
 from ..zoo import Zoo
 from . import (class_tab, data_tab, diffusion_tab, interpolate_tab, latent_tab, models_tab, reconstruct_tab,
                sample_tab, scoreboard_tab, training_tab)
-from .common import DATASET_CHOICES, DEFAULT_DATASET, class_names, model_choices
+from .common import CSS, DATASET_CHOICES, DEFAULT_DATASET, class_names, model_choices
 from .inputs import guard_inputs
 from .text import INTRO
+
+__all__ = ["CSS", "TABS", "build_app"]
 
 #: the tabs, in the order a visitor meets them
 TABS = (data_tab, sample_tab, class_tab, interpolate_tab, latent_tab, reconstruct_tab, training_tab, diffusion_tab,

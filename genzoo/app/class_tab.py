@@ -50,7 +50,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
             n = gr.Slider(1, 32, value=8, step=1, label="How many pictures")
             seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
         go_ = gr.Button("Draw this class", variant="primary")
-        out = gallery("Each model's pictures of the class", columns=2, elem_id="class-gallery")
+        out = gallery("Each model's pictures of the class", elem_id="class-gallery", strips=True)
 
     @friendly
     def run(ds, c, g, k, s, progress=gr.Progress()):

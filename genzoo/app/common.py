@@ -34,6 +34,17 @@ DEFAULT_DATASET = next(iter(DATASETS))
 HEAVY = "heavy"   # events that run networks share one worker: 2 CPU cores, 2 torch threads
 MAX_SAMPLES, MAX_FRAMES, MAX_SEED = 64, 16, 2**31 - 1
 IMAGE_SCALE = 4
+ROW = 16                  # pictures per row when a model's pictures are shown as a strip
+
+#: galleries whose tiles are wide strips (one model each): full-width tiles as tall as their picture, instead of
+#: Gradio's square tiles with the strip lost in the middle
+CSS = """
+.strips .grid-wrap { height: auto !important; max-height: none !important; overflow-y: visible; padding-top: var(--size-8); }
+.strips .thumbnail-item { aspect-ratio: auto; height: auto; display: flex; flex-direction: column-reverse; }
+.strips .thumbnail-item img { height: auto; }
+.strips .thumbnail-item .caption-label { position: static; opacity: 1; max-width: 100%; border: none;
+  font-size: var(--text-lg); white-space: normal; }
+"""
 
 
 # -- visitor input -------------------------------------------------------------------------
@@ -155,12 +166,12 @@ def sampler_options(name: str, dataset: str, sampler: Optional[str] = None, step
 @functools.lru_cache(maxsize=64)
 def draw(zoo: Zoo, dataset: str, name: str, n: int, seed: int, label: Optional[int],
          opts: tuple) -> tuple[Image.Image, float]:
-    """``n`` pictures from one model as a grid (8 a row), and the seconds they took; cached per request."""
+    """``n`` pictures from one model as rows of 16, and the seconds they took; cached per request."""
     from .. import explore
     from ..imaging import grid_pil
 
     out = explore.timed_sample(zoo.model(dataset, name), n, seed, label, **dict(opts))
-    return grid_pil(out.images, nrow=min(n, 8), scale=3), out.seconds
+    return grid_pil(out.images, nrow=min(n, ROW), scale=3), out.seconds
 
 
 # -- pictures out --------------------------------------------------------------------------------
@@ -254,6 +265,8 @@ def sketchpad(label: str, elem_id=None) -> gr.Sketchpad:
                         brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"))
 
 
-def gallery(label: str, columns: int = 3, height="auto", elem_id=None) -> gr.Gallery:
-    return gr.Gallery(label=label, columns=columns, height=height, format="png", object_fit="contain",
-                      buttons=["download", "fullscreen"], elem_id=elem_id)
+def gallery(label: str, columns: int = 3, height="auto", elem_id=None, strips: bool = False) -> gr.Gallery:
+    """A gallery of pictures; ``strips``: one full-width row per tile (a model's pictures, labelled)."""
+    return gr.Gallery(label=label, columns=1 if strips else columns, height=height, format="png",
+                      object_fit="contain", buttons=["download", "fullscreen"], elem_id=elem_id,
+                      elem_classes=["strips"] if strips else None)

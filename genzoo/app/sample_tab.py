@@ -48,7 +48,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
         with gr.Row():
             go_ = gr.Button("Draw", variant="primary")
             surprise = gr.Button("Surprise me (new seed)")
-        out = gallery("Samples (same seed for every model)", columns=3, elem_id="sample-gallery")
+        out = gallery("Samples (same seed for every model)", elem_id="sample-gallery", strips=True)
 
     @friendly
     def run(ds, chosen, k, s, smp, st, progress=gr.Progress()):

@@ -7,8 +7,8 @@ import gradio as gr
 
 from ..registry import default_guidance
 from ..zoo import Zoo
-from .common import (HEAVY, MAX_SAMPLES, MAX_SEED, Gallery, Progress, caption, clamp_int, class_dropdown, class_index,
-                     class_names, draw, friendly, gallery, progress_adapter, sampler_options, title)
+from .common import (HEAVY, MAX_SAMPLES, MAX_SEED, caption, clamp_int, class_dropdown, class_index, class_names, draw,
+                     friendly, Gallery, gallery, on_load, Progress, progress_adapter, sampler_options, title)
 from .text import TEXT
 
 def class_view(zoo: Zoo, dataset: str, class_name, n: int = 8, seed: int = 0, guidance: Optional[float] = None,
@@ -57,5 +57,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
         return class_view(zoo, ds, c, k, s, g, progress_adapter(progress))
 
     go_.click(run, [dataset, cls, guidance, n, seed], out, api_name="pick_class", concurrency_id=HEAVY)
+    demo.load(on_load(run, 1), [dataset, cls, guidance, n, seed], out, api_name="pick_class_on_load",
+              concurrency_id=HEAVY)
     dataset.change(default_guidance, dataset, guidance, api_name="guidance_on_switch")
     return [cls]

@@ -39,7 +39,8 @@ ROW = 16                  # pictures per row when a model's pictures are shown a
 #: galleries whose tiles are wide strips (one model each): full-width tiles as tall as their picture, instead of
 #: Gradio's square tiles with the strip lost in the middle
 CSS = """
-.strips .grid-wrap { height: auto !important; max-height: none !important; overflow-y: visible; padding-top: var(--size-8); }
+.strips .grid-wrap { height: auto !important; max-height: none !important; overflow-y: visible;
+  padding-top: var(--size-8); }
 .strips .thumbnail-item { aspect-ratio: auto; height: auto; display: flex; flex-direction: column-reverse; }
 .strips .thumbnail-item img { height: auto; }
 .strips .thumbnail-item .caption-label { position: static; opacity: 1; max-width: 100%; border: none;
@@ -241,6 +242,18 @@ def friendly(fn: Callable) -> Callable:
             return as_files(fn(*args, **kwargs))
         except ValueError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
+    return wrapper
+
+
+def on_load(fn: Callable, outputs: int = 1) -> Callable:
+    """A ``friendly`` view for ``demo.load``: when it cannot be shown (a model unavailable, no measurements yet), its
+    outputs stay as they are instead of greeting the visitor with an error; the button still says why."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            return gr.skip() if outputs == 1 else tuple(gr.skip() for _ in range(outputs))
     return wrapper
 
 

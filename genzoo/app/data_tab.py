@@ -7,7 +7,7 @@ import gradio as gr
 
 from ..imaging import grid_pil
 from ..zoo import Zoo
-from .common import Gallery, class_names, friendly, gallery
+from .common import on_load, Gallery, class_names, friendly, gallery
 from .text import TEXT
 
 
@@ -34,5 +34,5 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
     fn = friendly(lambda ds: data_view(zoo, ds))
     show.click(fn, dataset, [images, counts], api_name="data")
     dataset.change(fn, dataset, [images, counts], api_name="data_on_switch")
-    demo.load(fn, dataset, [images, counts], api_name="data_on_load")
+    demo.load(on_load(fn, 2), dataset, [images, counts], api_name="data_on_load")
     return []

@@ -14,8 +14,8 @@ from models.diffusion import DiffusionBase
 from .. import explore, plots
 from ..registry import SPECS, featured
 from ..zoo import Zoo
-from .common import (HEAVY, MAX_SEED, Gallery, Progress, big, clamp_int, class_dropdown, class_index, class_names,
-                     friendly, gallery, model_choices, progress_adapter, sampler_options, test_image)
+from .common import (HEAVY, MAX_SEED, big, clamp_int, class_dropdown, class_index, class_names, friendly, Gallery,
+                     gallery, model_choices, on_load, Progress, progress_adapter, sampler_options, test_image)
 from .text import TEXT
 
 def diffusion_models() -> list[str]:
@@ -90,13 +90,18 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
         with gr.Row():
             frames = gallery("Snapshots: noisy picture | the network's guess", columns=5, elem_id="reverse-gallery")
             final = gr.Image(label="Result", type="pil", format="png", height=200)
-    demo.load(friendly(schedule_figures), None, [beta, abar, snr], api_name="schedules")
-    t.release(friendly(functools.partial(noising_view, zoo)), [dataset, cls, idx, t], noised, api_name="noising")
+    demo.load(on_load(friendly(schedule_figures), 3), None, [beta, abar, snr], api_name="schedules")
+    noising = friendly(functools.partial(noising_view, zoo))
+    t.release(noising, [dataset, cls, idx, t], noised, api_name="noising")
+    demo.load(noising, [dataset, cls, idx, t], noised, api_name="noising_on_load")
 
     @friendly
     def run(ds, m, c, s, st, progress=gr.Progress()):
         return reverse_view(zoo, ds, m, c, s, st, progress_adapter(progress))
 
     go_.click(run, [dataset, model, target, seed, steps], [frames, final], api_name="reverse_process",
+              concurrency_id=HEAVY)
+    demo.load(on_load(run, 2), [dataset, model, target, seed, steps], [frames, final],
+              api_name="reverse_process_on_load",
               concurrency_id=HEAVY)
     return [cls, target]

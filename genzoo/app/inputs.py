@@ -18,7 +18,8 @@ Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS      # and Pillow refuses twice that 
 def _uploaded_files(payload) -> list[str]:
     """Paths of the files inside an input's payload (an image, or a sketchpad's background/layers/composite)."""
     parts = [payload] if isinstance(payload, FileData) else [
-        getattr(payload, "background", None), getattr(payload, "composite", None), *(getattr(payload, "layers", None) or [])]
+        getattr(payload, "background", None), getattr(payload, "composite", None),
+        *(getattr(payload, "layers", None) or [])]
     return [p.path for p in parts if isinstance(p, FileData) and p.path]
 
 
@@ -30,7 +31,8 @@ def _check_picture(path: str, label: str) -> None:
     except Image.DecompressionBombError:
         w = h = None
     except (UnidentifiedImageError, OSError):
-        raise gr.Error(f"{label}: this file is not a picture GenZoo can read (use PNG or JPEG)", print_exception=False) from None
+        raise gr.Error(f"{label}: this file is not a picture GenZoo can read (use PNG or JPEG)",
+                       print_exception=False) from None
     if w is None or w * h > MAX_UPLOAD_PIXELS:
         size = "far too large" if w is None else f"{w:,} × {h:,} pixels"
         raise gr.Error(f"{label}: the picture is {size}; GenZoo reads pictures of up to {MAX_UPLOAD_PIXELS:,} pixels "
@@ -46,7 +48,9 @@ def guard_inputs(demo: gr.Blocks) -> None:
             continue
         label = block.label or type(block).__name__
 
-        def preprocess(payload, _original=block.preprocess, _label=label, _images=isinstance(block, (gr.Image, gr.ImageEditor))):
+        images = isinstance(block, (gr.Image, gr.ImageEditor))
+
+        def preprocess(payload, _original=block.preprocess, _label=label, _images=images):
             if _images and payload is not None:
                 for path in _uploaded_files(payload):
                     _check_picture(path, _label)
@@ -56,6 +60,7 @@ def guard_inputs(demo: gr.Blocks) -> None:
                 raise
             except Exception:
                 shown = repr(payload) if len(repr(payload)) <= 40 else repr(payload)[:40] + "…"
-                raise gr.Error(f"{_label}: {shown} is not a value this control accepts", print_exception=False) from None
+                raise gr.Error(f"{_label}: {shown} is not a value this control accepts",
+                               print_exception=False) from None
 
         block.preprocess = preprocess

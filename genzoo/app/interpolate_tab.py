@@ -14,9 +14,9 @@ from .. import explore
 from ..imaging import gif_bytes, grid_pil, labelled_rows
 from ..registry import featured
 from ..zoo import Zoo
-from .common import (HEAVY, MAX_FRAMES, MAX_SEED, Progress, caption, clamp_int, class_dropdown, class_names,
-                     drawing_array, drawing_style, friendly, progress_adapter, sampler_options, sketchpad, test_image,
-                     title)
+from .common import (HEAVY, MAX_FRAMES, MAX_SEED, caption, clamp_int, class_dropdown, class_names, drawing_array,
+                     drawing_style, friendly, on_load, Progress, progress_adapter, sampler_options, sketchpad,
+                     test_image, title)
 from .text import TEXT
 
 KEEP_FILES = 32          # interpolation GIFs kept on disk; older ones are deleted
@@ -95,7 +95,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
                 frames = gr.Slider(3, MAX_FRAMES, value=10, step=1, label="Frames")
             drawing = sketchpad("Or draw the first picture", elem_id="interp-sketch")
         go_ = gr.Button("Interpolate", variant="primary")
-        strips = gr.Image(label="Paths, first to last (the autoencoders' rows start and end with the two real pictures)",
+        strips = gr.Image(label="Paths, first to last (the autoencoders' rows start and end with the two real "
+                                "pictures)",
                           type="pil", format="png", elem_id="interp-paths")
         with gr.Row():
             gif = gr.Image(label="Animation (all paths at once)", type="filepath", format="gif")
@@ -107,6 +108,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
         g, path, rows = interpolate_view(zoo, ds, ca, ia, cb, ib, art, sa, sb, f, progress_adapter(progress))
         return g, path, path, rows
 
-    go_.click(run, [dataset, class_a, index_a, class_b, index_b, drawing, seed_a, seed_b, frames],
-              [strips, gif, gif_file, table], api_name="interpolate", concurrency_id=HEAVY)
+    inputs = [dataset, class_a, index_a, class_b, index_b, drawing, seed_a, seed_b, frames]
+    go_.click(run, inputs, [strips, gif, gif_file, table], api_name="interpolate", concurrency_id=HEAVY)
+    demo.load(on_load(run, 4), inputs, [strips, gif, gif_file, table], api_name="interpolate_on_load",
+              concurrency_id=HEAVY)
     return [class_a, class_b]

@@ -14,7 +14,7 @@ from .. import explore, plots
 from ..imaging import grid_pil
 from ..registry import SPECS, featured
 from ..zoo import Zoo
-from .common import (HEAVY, Gallery, big, class_dropdown, class_names, friendly, gallery, model_choices,
+from .common import (HEAVY, big, class_dropdown, class_names, friendly, Gallery, gallery, model_choices, on_load,
                      prepared_drawing, sketchpad, test_image, title)
 from .text import TEXT
 
@@ -50,7 +50,8 @@ def latent_map_view(zoo: Zoo, dataset: str, name: str,
         e = m.explained
         fig = plots.class_scatter(m.xy, m.labels, class_names(dataset),
                                   f"{title(name)}: {model.latent_dim}-number codes, flattened by PCA",
-                                  f"main direction 1 ({e[0]:.0%} of the spread)", f"main direction 2 ({e[1]:.0%})", extra)
+                                  f"main direction 1 ({e[0]:.0%} of the spread)", f"main direction 2 ({e[1]:.0%})",
+                                  extra)
         plane = None
         note = f"The two main directions together hold {e.sum():.0%} of how the codes vary."
     if model.conditional:
@@ -131,6 +132,9 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
 
     show.click(over_zoo(latent_map_view), [dataset, model], [fig, plane, note], api_name="latent_map",
                concurrency_id=HEAVY)
+    demo.load(on_load(over_zoo(latent_map_view), 3), [dataset, model], [fig, plane, note],
+              api_name="latent_map_on_load",
+              concurrency_id=HEAVY)
     point = over_zoo(latent_point)
     u.release(point, [dataset, model, u, v], decoded, api_name="latent_point")
     v.release(point, [dataset, model, u, v], decoded, api_name="latent_point_v")

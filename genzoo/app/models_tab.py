@@ -10,7 +10,7 @@ from .. import guide
 from ..data import dataset_info
 from ..registry import SPECS, sampler_options
 from ..zoo import Zoo
-from .common import friendly, metrics
+from .common import on_load, friendly, metrics
 from .text import TEXT
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
@@ -44,7 +44,8 @@ def guide_model(zoo: Zoo, dataset: str, name: str) -> tuple[str, list[list]]:
     facts = (guide.training_facts(e.history, model) if e is not None and e.ready
              else f"{sum(p.numel() for p in model.parameters()):,} parameters · no checkpoint for this dataset yet")
     # a shipped checkpoint is described as it was trained (its history's recipe), not as the registry reads today
-    summary = (e.history.get("recipe") or {}).get("summary", spec.summary) if e is not None and e.ready else spec.summary
+    recipe = (e.history.get("recipe") or {}) if e is not None and e.ready else {}
+    summary = recipe.get("summary", spec.summary)
     text = "\n\n".join([f"### {spec.title}", summary, guide.FAMILY_TEXT.get(model.family, ""),
                         f"*{facts}*", "**Key equation**", guide.EQUATIONS.get(model.family, "")])
     return text, guide.layer_table(model)
@@ -65,7 +66,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
         layers = gr.Dataframe(headers=["layer", "type", "output shape", "parameters"],
                               label="How it is built: its layers in the order they run", interactive=False)
     both = friendly(lambda ds: (guide_table(zoo, ds), guide_advice(zoo, ds)))
-    demo.load(both, dataset, [table, advice], api_name="guide")
+    demo.load(on_load(both, 2), dataset, [table, advice], api_name="guide")
     dataset.change(both, dataset, [table, advice], api_name="guide_on_switch")
     show = friendly(functools.partial(guide_model, zoo))
     model.change(show, [dataset, model], [about, layers], api_name="guide_model")

@@ -7,7 +7,7 @@ import gradio as gr
 
 from ..registry import featured
 from ..zoo import Zoo
-from .common import (HEAVY, Gallery, big, class_dropdown, class_names, friendly, gallery, prepared_drawing,
+from .common import (HEAVY, big, class_dropdown, class_names, friendly, Gallery, gallery, on_load, prepared_drawing,
                      sketchpad, test_image, title)
 from .text import TEXT
 
@@ -51,6 +51,9 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
         with gr.Row():
             slider = gr.ImageSlider(label="Before / after (the VAE, when available)", type="pil", format="png")
             table = gr.Dataframe(headers=["model", "error (mean squared)"], label="Rebuild error", interactive=False)
-    go_.click(friendly(functools.partial(reconstruct_view, zoo)), [dataset, source, cls, idx, drawing],
-              [out, slider, table], api_name="reconstruct", concurrency_id=HEAVY)
+    view = friendly(functools.partial(reconstruct_view, zoo))
+    go_.click(view, [dataset, source, cls, idx, drawing], [out, slider, table], api_name="reconstruct",
+              concurrency_id=HEAVY)
+    demo.load(on_load(view, 3), [dataset, source, cls, idx, drawing], [out, slider, table],
+              api_name="reconstruct_on_load")
     return [cls]

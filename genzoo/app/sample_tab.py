@@ -8,8 +8,8 @@ import gradio as gr
 
 from ..registry import SPECS, featured
 from ..zoo import Zoo
-from .common import (HEAVY, MAX_SAMPLES, MAX_SEED, Gallery, Progress, caption, clamp_int, draw, friendly, gallery,
-                     known_names, model_choices, progress_adapter, sampler_options, title)
+from .common import (HEAVY, MAX_SAMPLES, MAX_SEED, caption, clamp_int, draw, friendly, Gallery, gallery, known_names,
+                     model_choices, on_load, Progress, progress_adapter, sampler_options, title)
 from .text import TEXT
 
 
@@ -56,6 +56,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
 
     inputs = [dataset, models, n, seed, sampler, steps]
     go_.click(run, inputs, out, api_name="sample", concurrency_id=HEAVY)
+    # the opening pictures: drawn for the first visitor, then served from the cache
+    demo.load(on_load(run, 1), inputs, out, api_name="sample_on_load", concurrency_id=HEAVY)
     surprise.click(lambda: random.randint(0, 99_999), None, seed, api_name="new_seed").then(
         run, inputs, out, api_name="sample_new_seed", concurrency_id=HEAVY)
     return []

@@ -12,7 +12,7 @@ from ..data import dataset_info
 from ..evaluation import ms_per_image, percent
 from ..registry import SPECS
 from ..zoo import Zoo
-from .common import HEAVY, Progress, friendly, metrics, progress_adapter, sampler_options, title
+from .common import on_load, HEAVY, Progress, friendly, metrics, progress_adapter, sampler_options, title
 from .text import TEXT
 
 SCORE_HEADERS = ["model", "FID ↓", "precision ↑", "recall ↑", "class imbalance ↓", "class accuracy ↑",
@@ -42,7 +42,9 @@ def scoreboard_view(zoo: Zoo, dataset: str) -> tuple[list[list], go.Figure, go.F
                      round(u["sharpness"], 2), round(ms, 3) if ms else None,
                      next(iter(r["network_evaluations"].values())), r["parameters"],
                      round(r["training"]["time_s"] / 60, 1)])
-        names.append(r["title"]); fids.append(u["fid"]); speeds.append(ms)
+        names.append(r["title"])
+        fids.append(u["fid"])
+        speeds.append(ms)
     fid_bar = plots.bars(names, fids, f"FID (lower is better; real pictures score {m['floor_fid']:.2f})",
                          "model", "FID (log scale)", log_y=True)
     scatter = go.Figure()
@@ -50,7 +52,8 @@ def scoreboard_view(zoo: Zoo, dataset: str) -> tuple[list[list], go.Figure, go.F
         if sp:
             scatter.add_trace(go.Scatter(x=[sp], y=[f], mode="markers+text", text=[nm], textposition="top center",
                                          name=nm, marker=dict(size=12, color=plots.SERIES[i % len(plots.SERIES)])))
-    scatter = plots.style(scatter, "Quality against speed (bottom left is best)", "milliseconds per picture (log scale)",
+    scatter = plots.style(scatter, "Quality against speed (bottom left is best)",
+                          "milliseconds per picture (log scale)",
                           "FID (log scale)")
     scatter.update_xaxes(type="log")
     scatter.update_yaxes(type="log")
@@ -90,7 +93,8 @@ def summary(m: dict) -> str:
     kl = {n: r["unconditional"]["class_kl"] for n, r in res.items() if not r["requires_labels"]}
     if kl:
         even, uneven = min(kl, key=kl.get), max(kl, key=kl.get)
-        lines.append(f"**Which model covers every class?** Most evenly: {res[even]['title']} (imbalance {kl[even]:.3f}); "
+        lines.append(f"**Which model covers every class?** Most evenly: {res[even]['title']} "
+                     f"(imbalance {kl[even]:.3f}); "
                      f"least evenly: {res[uneven]['title']} ({kl[uneven]:.3f}; 0 = all classes equally often).")
     smooth = {n: r["interpolation_smoothness"] for n, r in res.items() if "interpolation_smoothness" in r}
     if smooth:
@@ -147,8 +151,9 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
                                           "ms per picture (batch 16)", "status"],
                                  label="Measured just now", interactive=False)
 
-    show.click(friendly(functools.partial(scoreboard_view, zoo)), dataset, [table, fid, scatter, guidance, summary_md],
-               api_name="scoreboard")
+    board = friendly(functools.partial(scoreboard_view, zoo))
+    show.click(board, dataset, [table, fid, scatter, guidance, summary_md], api_name="scoreboard")
+    demo.load(on_load(board, 5), dataset, [table, fid, scatter, guidance, summary_md], api_name="scoreboard_on_load")
 
     @friendly
     def run(ds, progress=gr.Progress()):

@@ -6,8 +6,8 @@ draws new ones. Pick a dataset, then explore the tabs: draw samples side by side
 pictures, look inside a model's code space, and see how each one learned. All numbers are measured, not typed in."""
 
 TEXT = {
-    "data": """**The pictures every model learned from.** Each tile shows real training images of one class. Every image is
-28 × 28 grey pixels. The table counts the images per class: the models see the 60,000 training images; the 10,000
+    "data": """**The pictures every model learned from.** Each tile shows real training images of one class. Every image
+is 28 × 28 grey pixels. The table counts the images per class: the models see the 60,000 training images; the 10,000
 test images are kept apart to check them fairly.""",
     "sample": """**New pictures from random numbers.** Each model turns the same seed (a starting number for the
 randomness) into pictures. Notice that VAE samples look blurry: it learns an average of plausible pictures. GAN samples

@@ -12,7 +12,7 @@ from PIL import Image
 from .. import plots
 from ..registry import SPECS, featured
 from ..zoo import Zoo
-from .common import Gallery, clamp_int, friendly, gallery, known_names, model_choices, title
+from .common import on_load, Gallery, clamp_int, friendly, gallery, known_names, model_choices, title
 from .text import TEXT
 
 
@@ -74,7 +74,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
         models = gr.CheckboxGroup(model_choices(zoo, default, names), label="Models",
                                   value=[n for n in featured("training") if n in ready])
         last = max([e for n in names for e in epochs_available(zoo, default, n)] or [1])
-        epoch = gr.Slider(1, max(last, 2), value=1, step=1, label="Epoch (all models in step)")
+        epoch = gr.Slider(1, max(last, 2), value=last, step=1, label="Epoch (all models in step; they open at the end)")
         grids = gallery("Samples from the same fixed noise after that epoch", columns=3, elem_id="training-gallery")
         show = gr.Button("Show loss curves", variant="primary")
         with gr.Row():
@@ -83,5 +83,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
     view = friendly(functools.partial(training_view, zoo))
     epoch.release(view, [dataset, models, epoch], grids, api_name="training_grids")
     models.change(view, [dataset, models, epoch], grids, api_name="training_grids_models")
-    show.click(friendly(functools.partial(loss_curves, zoo)), [dataset, models], [loss, gan], api_name="loss_curves")
+    curves = friendly(functools.partial(loss_curves, zoo))
+    show.click(curves, [dataset, models], [loss, gan], api_name="loss_curves")
+    demo.load(on_load(view, 1), [dataset, models, epoch], grids, api_name="training_grids_on_load")
+    demo.load(on_load(curves, 2), [dataset, models], [loss, gan], api_name="loss_curves_on_load")
     return []

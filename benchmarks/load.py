@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
 from genzoo.checkpoints import cpu_name
 from tests.app_server import AppServer
+
+ROOT = Path(__file__).resolve().parent.parent
 
 #: what a visitor does, by endpoint; ``{seed}`` and ``{k}`` vary per request so caches do not answer
 MIX = [
@@ -115,7 +115,9 @@ def run_load(url: str, clients: int, requests: int, mix=MIX, on_request=None) ->
     return report
 
 
-def run_soak(url: str, pid: int, total: int, clients: int = 4, warmup: int = 100, mix=LIGHT_MIX) -> tuple[Report, float, float]:
+def run_soak(
+    url: str, pid: int, total: int, clients: int = 4, warmup: int = 100, mix=LIGHT_MIX
+) -> tuple[Report, float, float]:
     """``total`` requests; resident memory after ``warmup`` requests and at the end (MB)."""
     warm = run_load(url, clients, max(1, warmup // clients), mix)
     before = rss_mb(pid)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-
 from genzoo.checkpoints import checkpoint_root, cpu_name, load_model
 from tests.app_server import AppServer
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -101,8 +101,11 @@ def app_benchmarks(dataset: str, root: Path, log: Path) -> list[str]:
         k = 10
         for seed in range(100, 100 + k):
             client.predict(dataset, ["gan"], 16, seed, "ddim", 50, api_name="/sample")
-        lines += ["", f"Throughput, GAN 16-image requests with new seeds: {k / (time.perf_counter() - t):.1f} requests/s",
-                  f"Peak resident memory of the app process: {peak_rss_mb(server.proc.pid):.0f} MB"]
+        lines += [
+            "",
+            f"Throughput, GAN 16-image requests with new seeds: {k / (time.perf_counter() - t):.1f} requests/s",
+            f"Peak resident memory of the app process: {peak_rss_mb(server.proc.pid):.0f} MB",
+        ]
     finally:
         server.stop()
     return lines
@@ -116,8 +119,14 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(2)
     machine = f"{cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
-    lines = [f"# GenZoo benchmarks — {args.dataset}", "", f"Machine: {machine}; measured {time.strftime('%Y-%m-%d')}.", "",
-             "## Through the app's HTTP API", ""]
+    lines = [
+        f"# GenZoo benchmarks — {args.dataset}",
+        "",
+        f"Machine: {machine}; measured {time.strftime('%Y-%m-%d')}.",
+        "",
+        "## Through the app's HTTP API",
+        "",
+    ]
     lines += app_benchmarks(args.dataset, args.checkpoints, ROOT / "benchmarks" / "app.log")
     lines += ["", "## DDPM sampler against the textbook loop", ""] + sampler_comparison(args.dataset, args.checkpoints)
     args.out.write_text("\n".join(lines) + "\n")

@@ -129,15 +129,22 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
         lines.append(f"| decoder | taken from `{d['from']}` after its epoch {d['after_epoch']} ({d['date']}); "
                      "same encoder, so the same codes |")
     for r in history.get("restarts", []):
-        then = ("the learning-rate schedule was stretched to the new length and eased back in over a short warm-up"
-                if r["why"].startswith("extended") else "the optimiser started afresh with a short learning-rate warm-up")
-        lines.append(f"| restart | after epoch {r['after_epoch']} ({r['date']}), from `{r['from']}`: {r['why']}, so {then} |")
+        then = (
+            "the learning-rate schedule was stretched to the new length and eased back in over a short warm-up"
+            if r["why"].startswith("extended")
+            else "the optimiser started afresh with a short learning-rate warm-up"
+        )
+        lines.append(
+            f"| restart | after epoch {r['after_epoch']} ({r['date']}), from `{r['from']}`: {r['why']}, so {then} |"
+        )
     referee = folder / "referee.json"
     scored_at = None
     if metrics is None and referee.exists():
         scores = json.loads(referee.read_text())
         scored_at = scores.get("sampling", {}).pop("epoch", None)
-        metrics = {f"{k} ({part.replace('_', ' ')})": v for part, d in scores.items() if d for k, v in d.items() if k != "n"}
+        metrics = {
+            f"{k} ({part.replace('_', ' ')})": v for part, d in scores.items() if d for k, v in d.items() if k != "n"
+        }
     if metrics:
         earlier = f"; measured on the weights after epoch {scored_at}, before the epochs since" if (
             scored_at and epochs and scored_at != epochs[-1]["epoch"]) else ""
@@ -221,7 +228,9 @@ def load_folder(cls: type, folder: Path, map_location: str = "cpu") -> ZooModel:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise CheckpointError(f"{folder / WEIGHTS} does not match its config.json ({str(exc).splitlines()[-1].strip()})") from None
+        raise CheckpointError(
+            f"{folder / WEIGHTS} does not match its config.json ({str(exc).splitlines()[-1].strip()})"
+        ) from None
     return model.to(map_location).eval()
 
 
@@ -250,7 +259,9 @@ def refresh_card(dataset: str, name: str, root: Optional[Path] = None) -> Path:
     folder = model_dir(dataset, name, root)
     spec = get_spec(name)
     if not matches_spec(json.loads((folder / CONFIG).read_text()), spec):
-        log.warning("%s/%s predates the registry's current settings; its card from training time is kept", dataset, name)
+        log.warning(
+            "%s/%s predates the registry's current settings; its card from training time is kept", dataset, name
+        )
         return folder / "README.md"
     write_model_card(folder, spec, dataset, load_folder(spec.cls, folder), load_history(folder))
     return folder / "README.md"

@@ -84,10 +84,21 @@ def _evaluate(args) -> None:
     from .evaluation import evaluate
 
     for dataset in (list(DATASETS) if args.dataset == "all" else [args.dataset]):
-        path = evaluate(dataset, args.models, n=args.n, seed=args.seed, data_root=args.data_root, root=args.checkpoints,
-                        progress=not args.no_progress, latency_batches=args.latency_batches, skip_slow=args.skip_slow,
-                        latency_budget_s=args.latency_budget, samples_dir=Path(args.samples) / dataset if args.samples else None,
-                        precision=args.precision, curve_n=args.curve_n)
+        path = evaluate(
+            dataset,
+            args.models,
+            n=args.n,
+            seed=args.seed,
+            data_root=args.data_root,
+            root=args.checkpoints,
+            progress=not args.no_progress,
+            latency_batches=args.latency_batches,
+            skip_slow=args.skip_slow,
+            latency_budget_s=args.latency_budget,
+            samples_dir=Path(args.samples) / dataset if args.samples else None,
+            precision=args.precision,
+            curve_n=args.curve_n,
+        )
         print(f"wrote {path}")
 
 
@@ -106,7 +117,7 @@ def _export_data(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from models.diffusion import SAMPLERS
+    from models.samplers import SAMPLERS
 
     from .registry import SPECS
     from .sampling import PRECISIONS, SAMPLE_BATCH
@@ -142,7 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--eta", type=float)
     s.add_argument("--guidance", type=float)
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--batch-size", type=int, default=SAMPLE_BATCH, help=f"images per network call (default {SAMPLE_BATCH})")
+    s.add_argument(
+        "--batch-size", type=int, default=SAMPLE_BATCH, help=f"images per network call (default {SAMPLE_BATCH})"
+    )
     s.add_argument("--precision", default="fp32", choices=list(PRECISIONS),
                    help="bf16: bfloat16 autocast, about 2x faster where the CPU supports it natively (default fp32)")
     s.add_argument("--checkpoints", help="checkpoint root (default: checkpoints/)")
@@ -153,8 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="FILE.npz or FILE.png (while drawing, progress is kept in "
                                                 "FILE.npz.partial.pt, so an interrupted run continues when run again)")
     s.set_defaults(fn=_sample, interrupted=RESUMABLE_SAMPLING)
-    r = sub.add_parser("reconstruct", help="rebuild the test pictures through a model's code, to .npz (for the referee) "
-                                          "or a .png grid: how sharp can its decoder be at best?")
+    r = sub.add_parser(
+        "reconstruct",
+        help="rebuild the test pictures through a model's code, to .npz (for the referee) "
+        "or a .png grid: how sharp can its decoder be at best?",
+    )
     r.add_argument("--dataset", required=True, choices=list(DATASETS))
     r.add_argument("--model", required=True, choices=list(SPECS))
     r.add_argument("--n", type=int, default=10000, help="the first N test pictures (default: all 10,000)")
@@ -179,7 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--precision", default="fp32", choices=list(PRECISIONS),
                    help="number format for drawing the scored samples (timings are always fp32, as in the app)")
     v.add_argument("--curve-n", type=int, default=2000, help="samples per point of the guidance curve (default 2000)")
-    v.add_argument("--samples", help="also write the scored samples under DIR/<dataset>/ (MODEL-unconditional.npz, MODEL-cycle.npz)")
+    v.add_argument(
+        "--samples",
+        help="also write the scored samples under DIR/<dataset>/ (MODEL-unconditional.npz, MODEL-cycle.npz)",
+    )
     v.add_argument("--no-progress", action="store_true")
     v.set_defaults(fn=_evaluate, interrupted=RESUMABLE_SAMPLING)
 
@@ -190,7 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--checkpoints", help="checkpoint root (default: checkpoints/)")
     d.set_defaults(fn=_refresh_decoder)
 
-    e = sub.add_parser("export-data", help="write the small data subset the app shows (checkpoints/<dataset>/data_subset.npz)")
+    e = sub.add_parser(
+        "export-data", help="write the small data subset the app shows (checkpoints/<dataset>/data_subset.npz)"
+    )
     e.add_argument("--dataset", required=True, choices=[*DATASETS, "all"])
     e.add_argument("--data-root")
     e.add_argument("--out", help="checkpoint root (default: checkpoints/)")

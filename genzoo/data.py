@@ -53,8 +53,10 @@ def load_split(dataset: str, train: bool = True, root: str | Path | None = None,
         ds = cls(str(root), train=train, download=download)
     except Exception as exc:  # offline and missing, a corrupt file, ...
         reason = " ".join(str(exc).split())[:200]
-        raise DataError(f"could not find {info.torchvision_name} under {root} and could not download it "
-                        f"({reason}). Put the files in {root}/{info.torchvision_name}/raw or pass --data-root.") from None
+        raise DataError(
+            f"could not find {info.torchvision_name} under {root} and could not download it "
+            f"({reason}). Put the files in {root}/{info.torchvision_name}/raw or pass --data-root."
+        ) from None
     return ds.data.clone(), ds.targets.clone().long()
 
 

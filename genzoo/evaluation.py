@@ -130,11 +130,11 @@ def latency(model: GenerativeModel, batch: int, options: dict, budget_s: float =
 
 
 def ms_per_image(result: dict) -> Optional[float]:
-    """A model's speed from its metrics: ms per picture at batch 16 (else the largest batch) with its default sampler."""
+    """A model's speed from its metrics: ms per picture at batch 16 (else the largest batch), default sampler."""
     lat = next(iter(result["latency"].values()))
     if not isinstance(lat, list) or not lat:
         return None
-    return ([l for l in lat if l["batch"] == 16] or lat[-1:])[0]["ms_per_image"]
+    return ([r for r in lat if r["batch"] == 16] or lat[-1:])[0]["ms_per_image"]
 
 
 def precision_check(model: GenerativeModel, ev: Evaluator, drawn: torch.Tensor, labels: Optional[torch.Tensor],
@@ -184,8 +184,15 @@ def evaluate_model(name: str, dataset: str, model: GenerativeModel, ev: Evaluato
                 for kind in ("unconditional", "cycle")}
     opts = sampler_settings(name, dataset)
     default = next(iter(opts.values()))
-    out: dict = {"title": spec.title, "family": model.family, "parameters": count_parameters(model),
-                 "conditional": model.conditional, "requires_labels": model.requires_labels, "sampler": default, "precision": precision}
+    out: dict = {
+        "title": spec.title,
+        "family": model.family,
+        "parameters": count_parameters(model),
+        "conditional": model.conditional,
+        "requires_labels": model.requires_labels,
+        "sampler": default,
+        "precision": precision,
+    }
     images, drawn = sample_batched(model, n, None, seed=seed, progress=progress, precision=precision,
                                    resume=partials["unconditional"], **default)
     out["unconditional"] = ev.score(images)
@@ -252,7 +259,9 @@ def evaluate_model(name: str, dataset: str, model: GenerativeModel, ev: Evaluato
 
 def fmt_number(v, digits: int = 3) -> str:
     """A table cell: blank for None, ``digits`` significant digits for floats, thousands separators for ints."""
-    return "" if v is None else f"{v:.{digits}g}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
+    return (
+        "" if v is None else f"{v:.{digits}g}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
+    )
 
 
 def percent(v: float) -> str:
@@ -274,11 +283,22 @@ def metrics_table(m: dict) -> str:
             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, r in m["models"].items():
         u, c = r["unconditional"], r.get("conditional_samples", {})
-        cells = [name, fmt_number(u["fid"]), fmt_number(u["precision"]), fmt_number(u["recall"]), fmt_number(u["class_kl"], 2),
-                 fmt_number(c.get("cond_acc"), 4), fmt_number(u["sharpness"], 2), fmt_number(r.get("interpolation_smoothness"), 3),
-                 fmt_number(r.get("reconstruction_mse"), 3), fmt_number(r.get("elbo_nats"), 4), fmt_number(ms_per_image(r), 3),
-                 fmt_number(next(iter(r["network_evaluations"].values()))), fmt_number(r["parameters"]),
-                 fmt_number(round(r["training"]["time_s"] / 60))]
+        cells = [
+            name,
+            fmt_number(u["fid"]),
+            fmt_number(u["precision"]),
+            fmt_number(u["recall"]),
+            fmt_number(u["class_kl"], 2),
+            fmt_number(c.get("cond_acc"), 4),
+            fmt_number(u["sharpness"], 2),
+            fmt_number(r.get("interpolation_smoothness"), 3),
+            fmt_number(r.get("reconstruction_mse"), 3),
+            fmt_number(r.get("elbo_nats"), 4),
+            fmt_number(ms_per_image(r), 3),
+            fmt_number(next(iter(r["network_evaluations"].values()))),
+            fmt_number(r["parameters"]),
+            fmt_number(round(r["training"]["time_s"] / 60)),
+        ]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
 
@@ -311,9 +331,22 @@ def evaluate(dataset: str, names: Optional[Sequence[str]] = None, n: int = 10000
     for name in tqdm(list(names or GENERATIVE), desc="models", disable=not progress):
         model = load_model(dataset, name, root=root)
         hist = load_history(root / dataset / name)
-        result = evaluate_model(name, dataset, model, ev, n, seed, latency_batches, progress=progress, skip_slow=skip_slow,
-                                latency_budget_s=latency_budget_s, samples_dir=samples_dir, precision=precision,
-                                curve_n=curve_n, partial_dir=samples_dir or root / dataset)
+        result = evaluate_model(
+            name,
+            dataset,
+            model,
+            ev,
+            n,
+            seed,
+            latency_batches,
+            progress=progress,
+            skip_slow=skip_slow,
+            latency_budget_s=latency_budget_s,
+            samples_dir=samples_dir,
+            precision=precision,
+            curve_n=curve_n,
+            partial_dir=samples_dir or root / dataset,
+        )
         result["training"] = {"epochs": len(hist.get("epochs", [])),
                               "time_s": sum(e["time_s"] for e in hist.get("epochs", [])),
                               "hardware": hist.get("hardware")}

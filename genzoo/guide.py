@@ -17,22 +17,22 @@ from .registry import SPECS
 FAMILY_TEXT = {
     "autoencoder": "An **encoder** squeezes each picture into a short code and a **decoder** rebuilds the picture "
                    "from it; training only asks for good rebuilds. Nothing makes the codes fill a tidy region, so a "
-                   "random code often lands in a gap and decodes to a smudge: it is a compressor, not really a generator "
-                   "(here it draws by sampling a bell curve fitted to its codes).",
-    "vae": "A **variational autoencoder** encodes each picture as a small cloud of codes and is pushed (by the KL term, "
-           "weighted by β) to keep those clouds close to a standard bell curve. Random codes then decode to plausible "
-           "pictures. Because it must hedge between all pictures that fit a code, its rebuilds and samples are **blurry**. "
-           "It also gives a bound on how likely each picture is (the ELBO).",
-    "gan": "A **generator** turns random numbers into pictures while a **critic** (discriminator) learns to tell them "
-           "from real ones; each improves against the other. Blur is easy to spot, so GAN pictures are **sharp**. Known "
-           "weaknesses: training can be unstable, and the generator may keep to a few kinds of picture (**mode "
+                   "random code often lands in a gap and decodes to a smudge: it is a compressor, not really a "
+                   "generator (here it draws by sampling a bell curve fitted to its codes).",
+    "vae": "A **variational autoencoder** encodes each picture as a small cloud of codes and is pushed (by the KL "
+           "term, weighted by β) to keep those clouds close to a standard bell curve. Random codes then decode to "
+           "plausible pictures. Because it must hedge between all pictures that fit a code, its rebuilds and samples "
+           "are **blurry**. It also gives a bound on how likely each picture is (the ELBO).",
+    "gan": "A **generator** turns random numbers into pictures while a **critic** (discriminator) learns to tell them"
+           " from real ones; each improves against the other. Blur is easy to spot, so GAN pictures are **sharp**. "
+           "Known weaknesses: training can be unstable, and the generator may keep to a few kinds of picture (**mode "
            "collapse**). It has no encoder and no likelihood.",
-    "diffusion": "Training adds Gaussian noise to pictures and teaches a network to predict that noise. Drawing starts "
-                 "from pure noise and removes it step by step. Samples are **sharp and varied**, but each one costs "
-                 "many network runs (1,000 with DDPM, 20–50 with DDIM). A null class lets the same network draw with or "
-                 "without a class (classifier-free guidance).",
-    "latent-diffusion": "The same diffusion process, run on the codes of a trained autoencoder instead of on the "
-                        "784 pixels, then decoded. Each step is much cheaper; quality is capped by how well the "
+    "diffusion": "Training adds Gaussian noise to pictures and teaches a network to predict that noise. Drawing "
+                 "starts from pure noise and removes it step by step. Samples are **sharp and varied**, but each one "
+                 "costs many network runs (1,000 with DDPM, 20–50 with DDIM). A null class lets the same network draw"
+                 " with or without a class (classifier-free guidance).",
+    "latent-diffusion": "The same diffusion process, run on the codes of a trained autoencoder instead of on the 784 "
+                        "pixels, then decoded. Each step is much cheaper; quality is capped by how well the "
                         "autoencoder rebuilds pictures.",
     "classifier": "A small convolutional network that recognises the class of a picture. GenZoo uses its inner "
                   "description of pictures to score the other models.",
@@ -48,7 +48,8 @@ EQUATIONS = {
            "does not change the generator; the generator then takes its own step to raise "
            r"$\log D(G(z))$.",
     "diffusion": r"$$q(x_t \mid x_0) = \mathcal{N}\big(\sqrt{\bar\alpha_t}\,x_0,\ (1 - \bar\alpha_t)\,I\big),\qquad"
-                 r"\mathcal{L} = \mathbb{E}_{x_0, t, \epsilon}\big\|\epsilon - \epsilon_\theta(\sqrt{\bar\alpha_t}x_0 + "
+                 r"\mathcal{L} = \mathbb{E}_{x_0, t, \epsilon}\big\|\epsilon - "
+                 r"\epsilon_\theta(\sqrt{\bar\alpha_t}x_0 + "
                  r"\sqrt{1-\bar\alpha_t}\,\epsilon,\ t,\ y)\big\|^2$$"
                  "\n\nClassifier-free guidance with strength $s$: "
                  r"$$\hat\epsilon = \epsilon_\theta(x_t, t, \varnothing) + s\,\big(\epsilon_\theta(x_t, t, y) - "
@@ -70,9 +71,10 @@ def capabilities(model: ZooModel, title: str, default_sampler: dict) -> list:
     gen = isinstance(model, GenerativeModel)
     evals = model.network_evaluations(**default_sampler) if gen else None
     if gen and default_sampler.get("sampler") == "ddim":
-        evals = f"{evals} (DDIM {default_sampler['steps']} steps, guided); DDPM: {model.network_evaluations(sampler='ddpm', guidance=1.0)}"
-    return [title, yes(gen), yes(gen and model.conditional), yes(getattr(model, "can_encode", False)),
-            yes(gen and model.latent_dim is not None), "ELBO, in nats" if getattr(model, "has_likelihood", False) else "no",
+        ddpm = model.network_evaluations(sampler="ddpm", guidance=1.0)
+        evals = f"{evals} (DDIM {default_sampler['steps']} steps, guided); DDPM: {ddpm}"
+    return [title, yes(gen), yes(gen and model.conditional), yes(model.can_encode),
+            yes(gen and model.latent_dim is not None), "ELBO, in nats" if model.has_likelihood else "no",
             evals if gen else "—"]
 
 
@@ -103,7 +105,8 @@ def layer_table(model: ZooModel) -> list[list]:
             label = torch.zeros(1, dtype=torch.long) if model.conditional else None
             if model.can_encode:        # encoder, then decoder: the order a picture runs through them
                 model.reconstruct(x, label)
-            model.sample(1, generator=torch.Generator().manual_seed(0), **({"steps": 1} if isinstance(model, DiffusionBase) else {}))
+            opts = {"steps": 1} if isinstance(model, DiffusionBase) else {}
+            model.sample(1, generator=torch.Generator().manual_seed(0), **opts)
             if isinstance(model, GAN):
                 model.discriminator(x, label)
         else:
@@ -150,7 +153,8 @@ def advice(metrics: Optional[dict]) -> str:
     fast = min(reasonable, key=lambda n: ms(res[n]))
     encoders = [n for n in res if SPECS[n].cls.can_encode]
     smooth = min(encoders, key=lambda n: res[n].get("interpolation_smoothness", 99)) if encoders else None
-    s = [f"For the most realistic pictures use **{title(best)}** (FID {fid[best]:.2f}), at {ms(res[best]):.1f} ms per picture.",
+    s = [f"For the most realistic pictures use **{title(best)}** (FID {fid[best]:.2f}), at {ms(res[best]):.1f} ms "
+         "per picture.",
          f"For speed use **{title(fast)}**: {ms(res[fast]):.2f} ms per picture at FID {fid[fast]:.2f}, the fastest "
          f"of the models whose FID is within {REASONABLE:g}× the best."]
     if smooth:

@@ -60,7 +60,9 @@ def labelled_rows(rows: Sequence[tuple[str, Image.Image]], label_width: int = 26
     probe = ImageDraw.Draw(Image.new("L", (1, 1)))
     text_h = [probe.multiline_textbbox((0, 0), label, font=font)[3] for label, _ in rows]
     heights = [max(im.height, th) for (_, im), th in zip(rows, text_h)]
-    canvas = Image.new("L", (label_width + max(im.width for _, im in rows), sum(heights) + gap * (len(rows) + 1)), background)
+    canvas = Image.new(
+        "L", (label_width + max(im.width for _, im in rows), sum(heights) + gap * (len(rows) + 1)), background
+    )
     draw = ImageDraw.Draw(canvas)
     y = gap
     for (label, im), h, th in zip(rows, heights, text_h):

@@ -9,7 +9,18 @@ import plotly.graph_objects as go
 #: Paul Tol's "muted" scheme, designed to stay distinct for colour-blind readers (+ pale grey)
 CLASS_COLOURS = ["#CC6677", "#332288", "#DDCC77", "#117733", "#88CCEE",
                  "#882255", "#44AA99", "#999933", "#AA4499", "#BBBBBB"]
-CLASS_SYMBOLS = ["circle", "square", "diamond", "cross", "x", "triangle-up", "triangle-down", "star", "hexagon", "pentagon"]
+CLASS_SYMBOLS = [
+    "circle",
+    "square",
+    "diamond",
+    "cross",
+    "x",
+    "triangle-up",
+    "triangle-down",
+    "star",
+    "hexagon",
+    "pentagon",
+]
 SERIES = ["#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377", "#BBBBBB"]
 
 

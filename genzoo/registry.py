@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from models import DDPM, GAN, VAE, Autoencoder, Classifier, DistilledDDPM, LatentDiffusion, ZooModel
-from models.diffusion import SAMPLERS, DiffusionBase
+from models.diffusion import DiffusionBase
+from models.samplers import SAMPLERS
 
 # Classifier-free guidance strength the diffusion models draw with unless told otherwise, one per dataset (the
 # Pick-a-class slider starts there). Chosen with the referee on pictures asked for with labels cycling (DDIM 50): the
@@ -104,8 +105,10 @@ SPECS: dict[str, ModelSpec] = {s.name: s for s in [
               epochs=18, precision="bf16", tiny={"channels": 8}, featured=("reconstruct",)),
     _vae("vae", "VAE (beta = 1)", "An autoencoder whose codes are pushed towards a bell curve, so random codes decode "
          "to new images.", beta=1.0, featured=(*TEACHING, "reconstruct")),
-    _vae("vae-beta0", "VAE (beta = 0)", "The VAE with its bell-curve pressure switched off: sharp rebuilds, messy code space.", beta=0.0),
-    _vae("vae-beta10", "VAE (beta = 10)", "The VAE with strong bell-curve pressure: a tidy code space, blurry rebuilds.", beta=10.0),
+    _vae("vae-beta0", "VAE (beta = 0)", "The VAE with its bell-curve pressure switched off: sharp rebuilds, messy "
+         "code space.", beta=0.0),
+    _vae("vae-beta10", "VAE (beta = 10)", "The VAE with strong bell-curve pressure: a tidy code space, blurry "
+         "rebuilds.", beta=10.0),
     ModelSpec("vae-2d", VAE, {"latent_dim": 2, "beta": 1.0}, "VAE (2-D)",
               "A VAE with only two code numbers, so its whole code space fits on a flat map.", epochs=20,
               tiny=TINY_CONV, featured=("latent",)),
@@ -177,7 +180,9 @@ def sampler_options(name: str, dataset: str, sampler: Optional[str] = None, step
 def describe_sampler(name: str, dataset: str) -> str:
     """The app's default sampler for a model on ``dataset``, in words (recorded beside the referee's scores)."""
     o = sampler_options(name, dataset)
-    return f"{o['sampler'].upper()}, {o['steps']} steps, guidance {o['guidance']:g}" if o else "the model's only sampler"
+    if not o:
+        return "the model's only sampler"
+    return f"{o['sampler'].upper()}, {o['steps']} steps, guidance {o['guidance']:g}"
 
 
 def training_order() -> list[str]:

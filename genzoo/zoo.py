@@ -78,7 +78,8 @@ def export_subset(dataset: str, data_root: Optional[str] = None, root: Optional[
 
 def load_subset(path: Path) -> DataSubset:
     with np.load(path, allow_pickle=False) as z:
-        f = lambda a: torch.from_numpy(z[a]).float().div(255).unsqueeze(1)
+        def f(a):
+            return torch.from_numpy(z[a]).float().div(255).unsqueeze(1)
         return DataSubset(f("train_images"), torch.from_numpy(z["train_labels"]).long(), f("test_images"),
                           torch.from_numpy(z["test_labels"]).long(),
                           {"train": z["counts_train"].tolist(), "test": z["counts_test"].tolist()})

@@ -16,188 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import GenerativeModel, ProgressFn, signed, unit
-
-SCHEDULES = ("linear", "cosine")
-SAMPLERS = ("ddpm", "ddim", "dpm++2m")
-
-
-# -- noise schedules: pure functions returning tensors -------------------------------
-def linear_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
-    """Ho et al.'s schedule: betas evenly spaced from 1e-4 to 0.02."""
-    return torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
-
-
-def cosine_alpha_bar(u: torch.Tensor, s: float = 0.008) -> torch.Tensor:
-    """Nichol & Dhariwal's f(u) = cos^2(((u + s) / (1 + s)) * pi / 2), u = t / T in [0, 1]."""
-    return torch.cos((u + s) / (1 + s) * math.pi / 2) ** 2
-
-
-def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
-    """beta_t = 1 - f((t+1)/T) / f(t/T), capped at ``max_beta``; so abar_t = f((t+1)/T) / f(0)."""
-    u = torch.arange(T + 1, dtype=torch.float64) / T
-    f = cosine_alpha_bar(u, s)
-    return (1 - f[1:] / f[:-1]).clamp(max=max_beta)
-
-
-def make_betas(schedule: str, T: int) -> torch.Tensor:
-    if schedule == "linear":
-        return linear_betas(T)
-    if schedule == "cosine":
-        return cosine_betas(T)
-    raise ValueError(f"unknown noise schedule {schedule!r}; choose one of {SCHEDULES}")
-
-
-class NoiseSchedule(nn.Module):
-    """betas, alphas and alphas_cumprod (abar) as buffers, indexed by t = 0..T-1."""
-
-    def __init__(self, schedule: str = "cosine", T: int = 1000):
-        super().__init__()
-        self.name, self.T = schedule, T
-        betas = make_betas(schedule, T)
-        alphas_cumprod = torch.cumprod(1 - betas, dim=0)
-        self.register_buffer("betas", betas.float(), persistent=False)
-        self.register_buffer("alphas", (1 - betas).float(), persistent=False)
-        self.register_buffer("alphas_cumprod", alphas_cumprod.float(), persistent=False)
-
-    def snr(self) -> torch.Tensor:
-        """Signal-to-noise ratio abar_t / (1 - abar_t)."""
-        return self.alphas_cumprod / (1 - self.alphas_cumprod)
-
-    def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps."""
-        ab = self.alphas_cumprod[t].view(-1, *([1] * (x0.dim() - 1)))
-        return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
-
-
-# -- samplers: set_timesteps(n) + step(eps, t, x, eta, generator) ---------------------
-class Sampler:
-    """Walks a descending subset of timesteps T-1 .. 0 of a schedule."""
-
-    def __init__(self, schedule: NoiseSchedule, clip_sample: Optional[float] = 1.0):
-        self.schedule = schedule
-        self.clip_sample = clip_sample      # clamp predicted x0 to [-c, c]; None: no clamp
-        self.set_timesteps(schedule.T)
-
-    def set_timesteps(self, n: int, spacing: str = "linspace") -> None:
-        """Use ``n`` timesteps from T-1 down: ``"linspace"`` spreads them evenly down to 0 (both ends included);
-        ``"trailing"`` (diffusers' name) takes T-1, T-1-T/n, ..., T/n-1, so no network run is spent at t = 0,
-        where the picture is already clean, and the grid for n steps is every other point of the grid for 2n."""
-        T = self.schedule.T
-        if not 1 <= n <= T:
-            raise ValueError(f"steps must lie in 1..{T}, got {n}")
-        if spacing == "trailing":
-            ts = (torch.arange(T, 0, -T / n, dtype=torch.float64).round() - 1).long()[:n]
-        elif spacing == "linspace":
-            ts = torch.linspace(T - 1, 0, n).round().long() if n > 1 else torch.tensor([T - 1])
-        else:
-            raise ValueError(f"timestep spacing must be 'linspace' or 'trailing', got {spacing!r}")
-        self.timesteps = torch.unique_consecutive(ts)
-        prev = torch.cat([self.timesteps[1:], torch.tensor([-1])])
-        self._prev = dict(zip(self.timesteps.tolist(), prev.tolist()))
-
-    def _abar(self, t: int) -> torch.Tensor:
-        ac = self.schedule.alphas_cumprod
-        return ac[t] if t >= 0 else torch.ones((), device=ac.device)
-
-    def predict_x0(self, eps: torch.Tensor, t: int, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t); clipping re-derives eps to match.
-
-        Near t = T-1, sqrt(abar_t) is tiny (5e-5 for the cosine schedule), so an error in eps
-        is magnified thousands of times in x0: the clamp keeps the first steps in range.
-        """
-        ab = self._abar(t)
-        x0 = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
-        if self.clip_sample is not None:
-            x0 = x0.clamp(-self.clip_sample, self.clip_sample)
-            eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
-        return x0, eps
-
-    @staticmethod
-    def _noise(x: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
-        return torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
-
-    def step(self, eps, t, x, eta=None, generator=None):
-        raise NotImplementedError
-
-
-class DDPMSampler(Sampler):
-    """Ancestral sampling from the posterior q(x_{t'} | x_t, x_0) (Ho et al. eq. 7), t' the previous step."""
-
-    def step(self, eps: torch.Tensor, t: int, x: torch.Tensor, eta: Optional[float] = None,
-             generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        t_prev = self._prev[int(t)]
-        ab, ab_prev = self._abar(t), self._abar(t_prev)
-        beta = 1 - ab / ab_prev                        # the step's effective beta_t
-        x0, _ = self.predict_x0(eps, t, x)
-        # posterior mean: sqrt(abar') beta / (1 - abar) x0 + sqrt(1 - beta) (1 - abar') / (1 - abar) x_t
-        mean = (ab_prev.sqrt() * beta / (1 - ab)) * x0 + ((1 - beta).sqrt() * (1 - ab_prev) / (1 - ab)) * x
-        if t_prev < 0:
-            return mean
-        var = beta * (1 - ab_prev) / (1 - ab)          # posterior variance, beta-tilde
-        return mean + var.sqrt() * self._noise(x, generator)
-
-
-class DDIMSampler(Sampler):
-    """DDIM: deterministic for eta = 0; eta = 1 over every step is DDPM again."""
-
-    def step(self, eps: torch.Tensor, t: int, x: torch.Tensor, eta: Optional[float] = 0.0,
-             generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        eta = 0.0 if eta is None else float(eta)
-        t_prev = self._prev[int(t)]
-        ab, ab_prev = self._abar(t), self._abar(t_prev)
-        x0, eps = self.predict_x0(eps, t, x)
-        sigma = eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()
-        x_prev = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma ** 2).clamp(min=0).sqrt() * eps
-        if eta > 0 and t_prev >= 0:
-            x_prev = x_prev + sigma * self._noise(x, generator)
-        return x_prev
-
-
-class DPMSolverSampler(Sampler):
-    """DPM-Solver++(2M) (Lu et al. 2022): a second-order multistep solver of the probability-flow ODE, on the
-    network's guess of the clean picture x0. With lambda = log(alpha / sigma) (alpha = sqrt(abar),
-    sigma = sqrt(1 - abar)) and h = lambda_t - lambda_s, one step from s to t is
-
-        x_t = (sigma_t / sigma_s) x_s - alpha_t (e^{-h} - 1) D,   D = (1 + 1/(2r)) x0_s - 1/(2r) x0_{s'},
-
-    where s' is the step before s and r = (lambda_s - lambda_{s'}) / h. The first step (no history) takes D = x0_s:
-    that is DDIM, the first-order solver; the last, to the clean picture (sigma = 0), lands on x0_s itself. The history lives in
-    the solver and is cleared by ``set_timesteps``."""
-
-    def set_timesteps(self, n: int, spacing: str = "linspace") -> None:
-        super().set_timesteps(n, spacing)
-        self._history: Optional[tuple[torch.Tensor, torch.Tensor]] = None     # (lambda, x0) of the step before
-
-    def _lambda(self, ab: torch.Tensor) -> torch.Tensor:
-        ab = ab.double()
-        return 0.5 * (torch.log(ab) - torch.log1p(-ab))
-
-    def step(self, eps: torch.Tensor, t: int, x: torch.Tensor, eta: Optional[float] = None,
-             generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        t_prev = self._prev[int(t)]
-        ab, ab_prev = self._abar(t), self._abar(t_prev)
-        x0, _ = self.predict_x0(eps, t, x)
-        lam_s = self._lambda(ab)
-        history, self._history = self._history, (lam_s, x0)
-        if t_prev < 0:                      # sigma_t = 0: the ODE's end point is the guess itself
-            return x0
-        lam_t = self._lambda(ab_prev)
-        h = lam_t - lam_s
-        d = x0
-        if history is not None and t_prev > 0:      # the last noisy step stays first order (as diffusers does)
-            lam_p, x0_p = history
-            r = (lam_s - lam_p) / h
-            d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * x0_p
-        ratio = ((1 - ab_prev) / (1 - ab)).double().sqrt()
-        out = ratio * x.double() - ab_prev.double().sqrt() * torch.expm1(-h) * d.double()
-        return out.to(x.dtype)
-
-
-def make_sampler(name: str, schedule: NoiseSchedule, clip_sample: Optional[float] = 1.0) -> Sampler:
-    classes = {"ddpm": DDPMSampler, "ddim": DDIMSampler, "dpm++2m": DPMSolverSampler}
-    if name not in classes:
-        raise ValueError(f"unknown sampler {name!r}; choose one of {SAMPLERS}")
-    return classes[name](schedule, clip_sample)
+from .samplers import NoiseSchedule, make_sampler
 
 
 # -- the shared diffusion model ---------------------------------------------------------
@@ -383,14 +202,16 @@ class UNet(nn.Module):
             if i < len(chans) - 1:
                 self.down.append(nn.Conv2d(cur, cur, 3, stride=2, padding=1))
                 skips.append(cur)
-        self.mid = nn.ModuleList([ResBlock(cur, cur, emb, dropout), SelfAttention(cur), ResBlock(cur, cur, emb, dropout)])
+        self.mid = nn.ModuleList([ResBlock(cur, cur, emb, dropout), SelfAttention(cur),
+                                  ResBlock(cur, cur, emb, dropout)])
         self.up = nn.ModuleList()
         for i, ch in reversed(list(enumerate(chans))):
             for _ in range(num_res_blocks + 1):
                 self.up.append(ResBlock(cur + skips.pop(), ch, emb, dropout))
                 cur = ch
             if i > 0:
-                self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cur, cur, 3, padding=1)))
+                self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                                             nn.Conv2d(cur, cur, 3, padding=1)))
         self.out = nn.Sequential(nn.GroupNorm(8, cur), nn.SiLU(), nn.Conv2d(cur, in_channels, 3, padding=1))
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)

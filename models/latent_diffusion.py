@@ -95,7 +95,8 @@ class LatentDiffusion(DiffusionBase):
         """Copy a trained autoencoder in and measure its code statistics on ``images``."""
         self.autoencoder.load_state_dict(autoencoder.autoencoder_state())
         self.autoencoder.eval()
-        z = torch.cat([self.autoencoder.encode(images[i:i + 1000].to(self.device)) for i in range(0, len(images), 1000)])
+        z = torch.cat([self.autoencoder.encode(images[i:i + 1000].to(self.device))
+                       for i in range(0, len(images), 1000)])
         self.latent_mean.copy_(z.mean(0))
         self.latent_std.copy_(z.std(0).clamp(min=1e-3))
 

@@ -13,10 +13,10 @@ import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
 from genzoo.evaluation import fmt_number as fmt
 from genzoo.registry import SPECS
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def table(dataset: str) -> str:
@@ -34,13 +34,18 @@ def table(dataset: str) -> str:
             scored = ref.get("sampling", {}).get("epoch")
             last = (f"last scored after epoch {scored}: FID {fmt((ref.get('unconditional') or {}).get('fid'))}, with "
                     f"labels {fmt((ref.get('labels_cycling') or {}).get('fid'))}" if scored else "not scored yet")
-            rows.append(f"| {name} | in training ({len(h['epochs'])} of {h['planned_epochs']} epochs), {last} |" + " |" * (len(head) - 2))
+            rows.append(
+                f"| {name} | in training ({len(h['epochs'])} of {h['planned_epochs']} epochs), {last} |"
+                + " |" * (len(head) - 2)
+            )
             continue
         minutes = sum(e["time_s"] for e in h["epochs"]) / 60
         mb = (folder / "model.safetensors").stat().st_size / 2**20
-        if not ref and name != "classifier":   # trained, the referee's scores still to come
-            rows.append(f"| {name} | {len(h['epochs'])}/{h['planned_epochs']} | {minutes:.0f} | {mb:.1f} | not scored yet |"
-                        + " |" * (len(head) - 5))
+        if not ref and name != "classifier":  # trained, the referee's scores still to come
+            rows.append(
+                f"| {name} | {len(h['epochs'])}/{h['planned_epochs']} | {minutes:.0f} | {mb:.1f} | not scored yet |"
+                + " |" * (len(head) - 5)
+            )
             continue
         u, c = ref.get("unconditional") or {}, ref.get("labels_cycling") or {}
         acc = c.get("cond_acc")
@@ -48,17 +53,22 @@ def table(dataset: str) -> str:
             measured = ROOT / "checkpoints" / dataset / "metrics.json"
             acc = (json.loads(measured.read_text()).get("classifier_test_accuracy") if measured.exists()
                    else h["epochs"][-1].get("test_accuracy"))
-        rows.append(f"| {name} | {len(h['epochs'])}/{h['planned_epochs']} | {minutes:.0f} | {mb:.1f} | {fmt(u.get('fid'))} | "
-                    f"{fmt(u.get('precision'))} | {fmt(u.get('recall'))} | {fmt(u.get('class_kl'), 2)} | {fmt(c.get('fid'))} | "
-                    f"{fmt(c.get('precision'))} | {fmt(c.get('recall'))} | {fmt(acc, 4)} | "
-                    f"{fmt(h['epochs'][-1].get('test_elbo'), 4)} | {fmt(h['epochs'][-1].get('test_kl'), 3)} |")
+        rows.append(
+            f"| {name} | {len(h['epochs'])}/{h['planned_epochs']} | {minutes:.0f} | {mb:.1f} | {fmt(u.get('fid'))} | "
+            f"{fmt(u.get('precision'))} | {fmt(u.get('recall'))} | {fmt(u.get('class_kl'), 2)} | {fmt(c.get('fid'))} | "
+            f"{fmt(c.get('precision'))} | {fmt(c.get('recall'))} | {fmt(acc, 4)} | "
+            f"{fmt(h['epochs'][-1].get('test_elbo'), 4)} | {fmt(h['epochs'][-1].get('test_kl'), 3)} |"
+        )
     return "\n".join(rows)
 
 
 def headline(dataset: str) -> str:
     """The README's short table: each scored generative model's referee FID without and with a class asked for,
     how often the class came out right, and precision / recall (with a class where the model takes one)."""
-    rows = ["| model | FID, no class | FID, class asked | class right | precision | recall |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| model | FID, no class | FID, class asked | class right | precision | recall |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, spec in SPECS.items():
         path = ROOT / "checkpoints" / dataset / name / "referee.json"
         if not spec.generative or not path.exists():
@@ -67,8 +77,10 @@ def headline(dataset: str) -> str:
         u, c = ref.get("unconditional") or {}, ref.get("labels_cycling") or {}
         pr = c or u
         acc = f"{c['cond_acc']:.1%}" if "cond_acc" in c else ""
-        rows.append(f"| {spec.title} | {fmt(u.get('fid'))} | {fmt(c.get('fid'))} | {acc} | {fmt(pr.get('precision'))} | "
-                    f"{fmt(pr.get('recall'))} |")
+        rows.append(
+            f"| {spec.title} | {fmt(u.get('fid'))} | {fmt(c.get('fid'))} | {acc} | {fmt(pr.get('precision'))} | "
+            f"{fmt(pr.get('recall'))} |"
+        )
     return "\n".join(rows)
 
 

@@ -87,7 +87,9 @@ class CheckpointBuild:
         if code != 0:
             tail = self.log_path.read_text()[-3000:]
             why = f"ran past its budget of {BUILD_BUDGET_S:.0f} s" if code is None else f"exited with {code}"
-            pytest.fail(f"building the app's smoke checkpoints {why}; the end of {self.log_path}:\n{tail}", pytrace=False)
+            pytest.fail(
+                f"building the app's smoke checkpoints {why}; the end of {self.log_path}:\n{tail}", pytrace=False
+            )
         return self.out
 
 

@@ -139,7 +139,9 @@ def test_latent_drawing_marks_the_point_and_finds_neighbours(client, drawing):
 
 def test_reconstruct_test_image_and_drawing(client, drawing):
     gallery, slider, table = client.predict("mnist", "test image", "2", 1, None, api_name="/reconstruct")
-    assert [g["caption"].split(" — ")[0] for g in gallery] == ["input"] + [SPECS[n].title for n in featured("reconstruct")]
+    assert [g["caption"].split(" — ")[0] for g in gallery] == ["input"] + [
+        SPECS[n].title for n in featured("reconstruct")
+    ]
     assert "Autoencoder (32-D)" in gallery[2]["caption"] and "VAE (beta = 10)" in gallery[-1]["caption"]
     assert len(slider) == 2 and all(size(p) == (112, 112) for p in slider)
     assert all(0 <= r[1] <= 1 for r in table["data"])
@@ -169,7 +171,9 @@ def test_diffusion_views(client):
     noised = client.predict("mnist", "5", 0, 500, api_name="/noising")
     assert [g["caption"] for g in noised] == ["clean image", "linear schedule at t = 500", "cosine schedule at t = 500"]
     frames, final = client.predict("mnist", "ddpm-cosine", "3", 0, 12, api_name="/reverse_process")
-    assert len(frames) == 10 and frames[0]["caption"].startswith("t = 999") and frames[-1]["caption"].startswith("t = 0")
+    assert (
+        len(frames) == 10 and frames[0]["caption"].startswith("t = 999") and frames[-1]["caption"].startswith("t = 0")
+    )
     assert size(frames[0]["image"]) == (224, 112) and size(final) == (112, 112)
 
 

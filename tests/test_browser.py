@@ -165,8 +165,11 @@ def test_scoreboard_tab(page):
 
 def test_models_tab_shows_every_model_and_an_equation(page):
     open_tab(page, "Models")
-    page.wait_for_function("() => document.querySelector('#guide-table') && "
-                           "document.querySelector('#guide-table').innerText.includes('Latent diffusion')", timeout=TIMEOUT)
+    page.wait_for_function(
+        "() => document.querySelector('#guide-table') && "
+        "document.querySelector('#guide-table').innerText.includes('Latent diffusion')",
+        timeout=TIMEOUT,
+    )
     text = page.locator("#guide-table").inner_text()
     from genzoo.registry import SPECS
 

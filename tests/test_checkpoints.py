@@ -77,7 +77,9 @@ def test_config_that_does_not_match_the_weights(tmp_path):
 
 
 def test_missing_checkpoint_names_what_is_missing(tmp_path):
-    with pytest.raises(CheckpointError, match=r"no checkpoint for fashion/gan: .*lacks config.json and model.safetensors"):
+    with pytest.raises(
+        CheckpointError, match=r"no checkpoint for fashion/gan: .*lacks config.json and model.safetensors"
+    ):
         load_model("fashion", "gan", root=tmp_path)
 
 
@@ -114,7 +116,10 @@ def test_half_precision_checkpoint_loads_into_float32(tmp_path):
     model = SPECS["vae"].build().eval()
     save_model(model, tmp_path / "full")
     save_model(model, tmp_path / "half", half=True)
-    full, half = (tmp_path / "full" / "model.safetensors").stat().st_size, (tmp_path / "half" / "model.safetensors").stat().st_size
+    full, half = (
+        (tmp_path / "full" / "model.safetensors").stat().st_size,
+        (tmp_path / "half" / "model.safetensors").stat().st_size,
+    )
     assert half < 0.55 * full
     loaded = load_folder(SPECS["vae"].cls, tmp_path / "half")
     assert all(p.dtype == torch.float32 for p in loaded.parameters())

@@ -32,7 +32,9 @@ def trained(data_root, tmp_path_factory):
 
 def test_smoke_training_writes_a_complete_checkpoint(trained):
     folder = trained / "mnist" / "vae"
-    assert {"model.safetensors", "config.json", "history.json", "README.md", "samples"} <= {p.name for p in folder.iterdir()}
+    assert {"model.safetensors", "config.json", "history.json", "README.md", "samples"} <= {
+        p.name for p in folder.iterdir()
+    }
     history = json.loads((folder / "history.json").read_text())
     assert [e["epoch"] for e in history["epochs"]] == [1, 2]
     assert {"loss", "recon_nll", "kl", "elbo", "test_elbo", "time_s"} <= set(history["epochs"][-1])
@@ -68,7 +70,8 @@ def test_resume_continues_from_the_saved_epoch(data_root, tmp_path, capsys, monk
     assert "resuming fashion/ae-8 after epoch 2" in capsys.readouterr().out
     resumed = json.loads((tmp_path / "cut" / "fashion" / "ae-8" / "history.json").read_text())["epochs"]
     assert [e["epoch"] for e in resumed] == [1, 2, 3, 4]
-    strip = lambda epochs: [{k: round(v, 4) for k, v in e.items() if k != "time_s"} for e in epochs]
+    def strip(epochs):
+        return [{k: round(v, 4) for k, v in e.items() if k != "time_s"} for e in epochs]
     assert strip(resumed) == strip(straight)
 
 
@@ -121,8 +124,11 @@ def test_resume_with_more_epochs_extends_the_plan_and_eases_the_rate_back_in(dat
     capsys.readouterr()
     assert run_cli(*args, "--epochs", 3, "--resume") == 0
     assert "after epoch 1, now planned for 3 epochs instead of 1" in capsys.readouterr().out
-    card = (folder / "README.md").read_text()          # scores of the epoch-1 weights are not passed off as today's
-    assert "measured on the weights after epoch 1, before the epochs since" in card and "| fid (unconditional) | 12.5 |" in card
+    card = (folder / "README.md").read_text()  # scores of the epoch-1 weights are not passed off as today's
+    assert (
+        "measured on the weights after epoch 1, before the epochs since" in card
+        and "| fid (unconditional) | 12.5 |" in card
+    )
     history = json.loads((folder / "history.json").read_text())
     assert [e["epoch"] for e in history["epochs"]] == [1, 2, 3] and history["planned_epochs"] == 3
     (extension,) = history["restarts"]
@@ -156,8 +162,33 @@ def test_sample_cli_writes_npz_with_cycling_labels(trained, tmp_path):
 
 def test_sample_cli_diffusion_options_and_png(trained, tmp_path):
     out = tmp_path / "d.npz"
-    assert run_cli("sample", "--dataset", "mnist", "--model", "ddpm-cosine", "--n", 4, "--label", 7, "--sampler", "ddim",
-                   "--steps", 4, "--eta", 0.5, "--guidance", 3, "--checkpoints", trained, "--out", out, "--no-progress") == 0
+    assert (
+        run_cli(
+            "sample",
+            "--dataset",
+            "mnist",
+            "--model",
+            "ddpm-cosine",
+            "--n",
+            4,
+            "--label",
+            7,
+            "--sampler",
+            "ddim",
+            "--steps",
+            4,
+            "--eta",
+            0.5,
+            "--guidance",
+            3,
+            "--checkpoints",
+            trained,
+            "--out",
+            out,
+            "--no-progress",
+        )
+        == 0
+    )
     z = np.load(out)
     assert z["images"].shape == (4, 28, 28) and z["labels"].tolist() == [7] * 4
     png = tmp_path / "g.png"
@@ -294,8 +325,9 @@ def test_reconstruct_cli_rebuilds_test_pictures_through_the_code(trained, data_r
     assert "cannot rebuild" in capsys.readouterr().err
 
 
-def test_a_finished_autoencoder_resumes_into_adversarial_epochs_and_hands_its_decoder_on(data_root, tmp_path, monkeypatch,
-                                                                                          capsys):
+def test_a_finished_autoencoder_resumes_into_adversarial_epochs_and_hands_its_decoder_on(
+    data_root, tmp_path, monkeypatch, capsys
+):
     """A first stage trained before it had a critic resumes into its adversarial epochs (the critic starts fresh, the
     encoder stays frozen); ``refresh-decoder`` then gives the latent diffusion model trained on its codes the sharper
     decoder, and refuses once the encoder has changed."""
@@ -316,7 +348,8 @@ def test_a_finished_autoencoder_resumes_into_adversarial_epochs_and_hands_its_de
     after = load_model("mnist", "ae-grid", root=tmp_path)
     history = json.loads((tmp_path / "mnist" / "ae-grid" / "history.json").read_text())["epochs"]
     assert "adv" not in history[0] and {"adv", "adv_weight", "loss_d"} <= set(history[1])
-    same = lambda a, b: all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    def same(a, b):
+        return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     assert same(before.encoder, after.encoder) and not same(before.decoder, after.decoder)
 
     assert run_cli("refresh-decoder", "--dataset", "mnist", "--checkpoints", tmp_path) == 0
@@ -326,7 +359,9 @@ def test_a_finished_autoencoder_resumes_into_adversarial_epochs_and_hands_its_de
     assert json.loads((folder / "history.json").read_text())["decoder"]["after_epoch"] == 2
     assert "decoder | taken from `ae-grid` after its epoch 2" in (folder / "README.md").read_text()
     state = load_file(str(folder / "training_state.safetensors"))
-    assert all(torch.equal(state[f"model.autoencoder.decoder.{k}"], v.float()) for k, v in after.decoder.state_dict().items())
+    assert all(
+        torch.equal(state[f"model.autoencoder.decoder.{k}"], v.float()) for k, v in after.decoder.state_dict().items()
+    )
     assert run_cli("train", "--model", "ldm", "--epochs", 2, "--resume", *common) == 0     # and a resume keeps it
     assert same(load_model("mnist", "ldm", root=tmp_path).autoencoder.decoder, after.decoder)
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from models import DDPM, NoiseSchedule, make_betas, make_sampler
-from models.diffusion import DDIMSampler, DDPMSampler, cosine_alpha_bar
+from models.samplers import DDIMSampler, DDPMSampler, cosine_alpha_bar
 
 T = 1000
 
@@ -107,14 +107,22 @@ def tiny_ddpm():
 
 
 def test_ddim_eta_zero_is_deterministic_for_a_seed(tiny_ddpm):
-    a = tiny_ddpm.sample(3, labels=[1, 2, 3], generator=torch.Generator().manual_seed(7), sampler="ddim", steps=10, eta=0.0)
-    b = tiny_ddpm.sample(3, labels=[1, 2, 3], generator=torch.Generator().manual_seed(7), sampler="ddim", steps=10, eta=0.0)
-    c = tiny_ddpm.sample(3, labels=[1, 2, 3], generator=torch.Generator().manual_seed(8), sampler="ddim", steps=10, eta=0.0)
+    a = tiny_ddpm.sample(
+        3, labels=[1, 2, 3], generator=torch.Generator().manual_seed(7), sampler="ddim", steps=10, eta=0.0
+    )
+    b = tiny_ddpm.sample(
+        3, labels=[1, 2, 3], generator=torch.Generator().manual_seed(7), sampler="ddim", steps=10, eta=0.0
+    )
+    c = tiny_ddpm.sample(
+        3, labels=[1, 2, 3], generator=torch.Generator().manual_seed(8), sampler="ddim", steps=10, eta=0.0
+    )
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
     # with eta = 0 the noise image alone fixes the result: no randomness inside the loop
     noise = tiny_ddpm.noise(3, torch.Generator().manual_seed(7))
-    d = tiny_ddpm.generate(noise, torch.tensor([1, 2, 3]), generator=torch.Generator().manual_seed(99), steps=10, eta=0.0)
+    d = tiny_ddpm.generate(
+        noise, torch.tensor([1, 2, 3]), generator=torch.Generator().manual_seed(99), steps=10, eta=0.0
+    )
     assert torch.equal(a, d)
 
 

@@ -96,16 +96,18 @@ def test_evaluate_writes_a_complete_metrics_file(app_checkpoints):
     assert "cond_acc" in cgan["conditional_samples"] and "guidance_curve" not in cgan
     assert [c["guidance"] for c in ddpm["guidance_curve"]] == [0.0, 1.0, 1.5, 2.0, 3.0, 5.0]
     assert set(ddpm["latency"]) == {"ddim-50", "ddim-20", "ddpm-1000"} and ddpm["latency"]["ddpm-1000"] == "skipped"
-    assert [l["batch"] for l in ddpm["latency"]["ddim-50"]] == [1, 4]
+    assert [r["batch"] for r in ddpm["latency"]["ddim-50"]] == [1, 4]
     assert not list(app_checkpoints.rglob("*.partial.pt"))            # drawing progress is removed when done
     assert ddpm["network_evaluations"] == {"ddim-50": 50, "ddim-20": 20, "ddpm-1000": 1000}
-    assert all(l["median_ms"] > 0 for l in vae["latency"]["default"])
+    assert all(r["median_ms"] > 0 for r in vae["latency"]["default"])
     table = (app_checkpoints / "mnist" / "metrics.md").read_text().splitlines()
     assert [row.split(" | ")[0] for row in table if row.startswith("| ") and "---" not in row][1:] == [
         "| vae", "| gan", "| cgan", "| ddpm-cosine"]
 
 
-def test_evaluate_adds_models_to_the_file_and_saves_the_samples_the_cli_would_draw(app_checkpoints, data_root, tmp_path):
+def test_evaluate_adds_models_to_the_file_and_saves_the_samples_the_cli_would_draw(
+    app_checkpoints, data_root, tmp_path
+):
     """Scoring one more model keeps the others; its saved samples are the sampling CLI's, image for image."""
     from genzoo.cli import main
 
@@ -119,7 +121,9 @@ def test_evaluate_adds_models_to_the_file_and_saves_the_samples_the_cli_would_dr
     assert list(m["models"]) == ["vae", "cvae", "gan", "cgan", "ddpm-cosine"]          # kept, in registry order
     cvae = m["models"]["cvae"]
     assert cvae["precision"] == "bf16" and cvae["precision_check"]["n"] == 20
-    assert 0.5 <= cvae["precision_check"]["same_class"] <= 1 and 0 < cvae["precision_check"]["mean_abs_pixel_diff"] < 0.02
+    assert (
+        0.5 <= cvae["precision_check"]["same_class"] <= 1 and 0 < cvae["precision_check"]["mean_abs_pixel_diff"] < 0.02
+    )
     for kind, extra in (("unconditional", ["--seed", "0"]), ("cycle", ["--seed", "1", "--labels", "cycle"])):
         assert main(["sample", *common, "--model", "cvae", "--n", "20", "--out", str(tmp_path / f"{kind}.npz"),
                      "--precision", "bf16", *extra]) == 0

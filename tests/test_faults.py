@@ -1,4 +1,6 @@
-"""Broken checkpoints and an unreachable Hub, through a running app: it starts, says what is wrong, and the rest works."""
+"""Broken checkpoints and an unreachable Hub, through a running app: it starts, says what is wrong, and the rest
+works."""
+
 import json
 import shutil
 
@@ -46,7 +48,9 @@ def test_every_other_model_still_works(broken):
     gallery = client.predict("mnist", ["ae-32", "cgan", "ldm"], 2, 0, "ddim", 5, api_name="/sample")
     assert len(gallery) == 3
     gallery, _, rows = client.predict("mnist", "test image", "2", 0, None, api_name="/reconstruct")
-    assert [r[0] for r in rows["data"]] == [SPECS[n].title for n in featured("reconstruct") if n != "vae"]   # vae is broken
+    assert [r[0] for r in rows["data"]] == [
+        SPECS[n].title for n in featured("reconstruct") if n != "vae"
+    ]  # vae is broken
     assert client.predict("mnist", ["ae-8"], 2, api_name="/training_grids") == []       # no grids: nothing to show
 
 

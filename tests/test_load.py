@@ -24,7 +24,9 @@ def test_concurrent_visitors_get_no_errors(app_server):
 
 @pytest.mark.timeout(200)
 def test_memory_stays_flat_over_a_soak(app_server):
-    report, before, after = run_soak(app_server.url, app_server.proc.pid, total=300, clients=3, warmup=60, mix=LIGHT_MIX)
+    report, before, after = run_soak(
+        app_server.url, app_server.proc.pid, total=300, clients=3, warmup=60, mix=LIGHT_MIX
+    )
     assert report.errors == [] and report.done >= 240
     assert after - before < 50, f"resident memory grew from {before:.0f} MB to {after:.0f} MB"
 
@@ -63,7 +65,9 @@ def test_a_picture_being_downloaded_is_never_seen_half_written(tmp_path):
     finally:
         stop.set()
         writer.join()
-    assert short == [], f"{len(short)} of 5000 reads saw a partly written file ({sorted(set(short))[:3]} of {size} bytes)"
+    assert short == [], (
+        f"{len(short)} of 5000 reads saw a partly written file ({sorted(set(short))[:3]} of {size} bytes)"
+    )
     assert [p.name for p in path.parent.iterdir()] == [path.name]      # no staging files left behind
     assert os.stat(path).st_mode & 0o044 == 0o044                      # readable by the server's other users
 

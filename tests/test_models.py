@@ -87,10 +87,16 @@ def test_tiny_model_overfits_tiny_batch(make, steps, lr, factor, batch):
     assert after < before / factor, (before, after)
 
 
-@pytest.mark.parametrize("code, denoiser", [
-    ({"latent_dim": 4, "channels": 8, "hidden": 32}, {"width": 64, "depth": 2}),                 # vector code, MLP
-    ({"grid": 1, "channels": 8}, {"unet": {"channels": 16, "channel_mults": [1], "num_res_blocks": 1}}),  # 7x7 grid, UNet
-])
+@pytest.mark.parametrize(
+    "code, denoiser",
+    [
+        ({"latent_dim": 4, "channels": 8, "hidden": 32}, {"width": 64, "depth": 2}),  # vector code, MLP
+        (
+            {"grid": 1, "channels": 8},
+            {"unet": {"channels": 16, "channel_mults": [1], "num_res_blocks": 1}},
+        ),  # 7x7 grid, UNet
+    ],
+)
 def test_latent_diffusion_learns_the_code_distribution(batch, code, denoiser):
     torch.manual_seed(0)
     x, y = batch
@@ -120,7 +126,8 @@ def test_gan_generator_moves_towards_the_data(batch):
     x, y = batch
     gan = GAN(z_dim=16, channels=16)
     target = x.mean(0)
-    dist = lambda: (gan.sample(64, generator=torch.Generator().manual_seed(0)).mean(0) - target).pow(2).mean().item()
+    def dist():
+        return (gan.sample(64, generator=torch.Generator().manual_seed(0)).mean(0) - target).pow(2).mean().item()
     before = dist()
     logs = _train(gan, x, y, 200, 1e-3)
     assert dist() < before / 3

@@ -101,8 +101,10 @@ def test_empty_and_all_white_drawings_are_refused(client, tmp_path):
 
 def test_colour_and_tiny_drawings(client, tmp_path):
     colour = np.full((100, 100, 3), 255, np.uint8)
-    colour[20:80, 45:55] = (200, 30, 30)                                   # a red stroke on white
-    gallery, _, _ = client.predict("mnist", "drawing", "2", 0, _upload(tmp_path, colour, "RGB"), api_name="/reconstruct")
+    colour[20:80, 45:55] = (200, 30, 30)  # a red stroke on white
+    gallery, _, _ = client.predict(
+        "mnist", "drawing", "2", 0, _upload(tmp_path, colour, "RGB"), api_name="/reconstruct"
+    )
     assert gallery[0]["caption"] == "input"
     with pytest.raises(Exception, match="empty|not an image"):
         client.predict("mnist", "drawing", "2", 0, _upload(tmp_path, np.zeros((1, 1), np.uint8), "L"),

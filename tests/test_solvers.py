@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.diffusion import NoiseSchedule, make_sampler
+from models.samplers import NoiseSchedule, make_sampler
 
 MU, S = 0.3, 0.2            # the data: x0 ~ N(MU, S^2)
 

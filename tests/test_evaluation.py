@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from genzoo.evaluation import class_kl, frechet_distance, laplacian_variance, percent, precision_recall
+from genzoo.evaluation import percent
+from genzoo.metrics import class_kl, frechet_distance, laplacian_variance, precision_recall
 
 
 def test_fid_of_identical_sets_is_zero():

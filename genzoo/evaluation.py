@@ -27,7 +27,8 @@ from . import explore
 from .checkpoints import checkpoint_root, hardware, load_history, load_model, write_json
 from .data import load_split, to_unit
 from .metrics import class_kl, frechet_distance, laplacian_variance, precision_recall
-from .registry import GENERATIVE, SPECS, sampler_options
+from . import registry
+from .registry import GENERATIVE, SPECS
 from .sampling import partial_path, reconstruct_batched, sample_batched, write_samples
 
 LATENCY_BATCHES = (1, 16, 64)
@@ -103,14 +104,19 @@ def precision_check(model: GenerativeModel, ev: Evaluator, drawn: torch.Tensor, 
             "mean_abs_pixel_diff": float((full - drawn[:m]).abs().mean())}
 
 
+COMPARED = (("ddim", 50), ("ddim", 20), ("ddpm", None))     # the settings timed beside each model's own default
+
+
 def sampler_settings(name: str, dataset: str) -> dict[str, dict]:
     """The sampler settings the app offers for a model on ``dataset``, its own default first (the one samples are
-    scored with); diffusion: the default, DDIM 50 and 20, DDPM 1000, all at the dataset's guidance strength."""
-    default = sampler_options(name, dataset)
-    if not default:
+    scored with), then DDIM 50 and 20 and DDPM over all T steps, all at the dataset's guidance strength; keyed by
+    name (``ddim-50``, ``ddpm-1000``)."""
+    default = registry.sampler_settings(name, dataset)
+    if default is None:
         return {"default": {}}
-    return {f"{default['sampler']}-{default['steps']}": default, "ddim-50": sampler_options(name, dataset, "ddim", 50),
-            "ddim-20": sampler_options(name, dataset, "ddim", 20), "ddpm-1000": sampler_options(name, dataset, "ddpm")}
+    T = SPECS[name].kwargs.get("T", 1000)
+    settings = [default] + [default.replace(sampler=s, steps=n) for s, n in COMPARED]
+    return {s.key(T): s.options() for s in settings}
 
 
 def noise_walk_smoothness(model: GenerativeModel, default: dict) -> float:

@@ -72,7 +72,8 @@ def capabilities(model: ZooModel, title: str, default_sampler: dict) -> list:
     evals = model.network_evaluations(**default_sampler) if gen else None
     if gen and default_sampler.get("sampler") == "ddim":
         ddpm = model.network_evaluations(sampler="ddpm", guidance=1.0)
-        evals = f"{evals} (DDIM {default_sampler['steps']} steps, guided); DDPM: {ddpm}"
+        steps = default_sampler["steps"] or model.default_sampler.steps
+        evals = f"{evals} (DDIM {steps} steps, guided); DDPM: {ddpm}"
     return [title, yes(gen), yes(gen and model.conditional), yes(model.can_encode),
             yes(gen and model.latent_dim is not None), "ELBO, in nats" if model.has_likelihood else "no",
             evals if gen else "—"]

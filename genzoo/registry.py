@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from models import DDPM, GAN, VAE, Autoencoder, Classifier, DistilledDDPM, LatentDiffusion, ZooModel
-from models.diffusion import DiffusionBase
-from models.samplers import SAMPLERS
+from models.samplers import SamplerSettings
 
 # Classifier-free guidance strength the diffusion models draw with unless told otherwise, one per dataset (the
 # Pick-a-class slider starts there). Chosen with the referee on pictures asked for with labels cycling (DDIM 50): the
@@ -44,7 +43,7 @@ class ModelSpec:
     ema_decay: Optional[float] = None
     precision: str = "fp32"         # "bf16" autocast for training where measured faster; inference is fp32
     base: Optional[str] = None      # a model this one is built on (latent diffusion's autoencoder)
-    sampler: dict[str, Any] = field(default_factory=dict)   # the app's default sampling options (less guidance)
+    sampler: Optional[SamplerSettings] = None   # diffusion: the app's sampler settings (guidance: per dataset)
     dataset_epochs: dict[str, int] = field(default_factory=dict)  # where a dataset's model trained longer
     tiny: dict[str, Any] = field(default_factory=dict)  # settings that shrink it for smoke runs (tests check plumbing)
     featured: tuple[str, ...] = ()  # the app's tabs that show it before a visitor chooses (see ``featured``)
@@ -78,7 +77,7 @@ def _vae(name: str, title: str, summary: str, featured=("reconstruct",), **kw) -
                      featured=featured)
 
 
-DDIM_50 = {"sampler": "ddim", "steps": 50, "eta": 0.0}
+DDIM_50 = SamplerSettings("ddim", 50, 0.0)
 
 
 def _ddpm(schedule: str, **kw) -> ModelSpec:
@@ -133,7 +132,7 @@ SPECS: dict[str, ModelSpec] = {s.name: s for s in [
               "The cosine diffusion model taught to draw in 4 steps instead of 50: first to follow a class in one "
               "network run instead of two, then, three times over, to land in one step where its teacher lands in two.",
               epochs=10, batch_size=64, lr=1e-4, lr_schedule="constant", ema_decay=0.999, precision="bf16",
-              base="ddpm-cosine", sampler={"sampler": "ddim", "eta": 0.0}, tiny=TINY_UNET),
+              base="ddpm-cosine", sampler=SamplerSettings("ddim", None), tiny=TINY_UNET),   # its own steps
     ModelSpec("ldm", LatentDiffusion,
               {"autoencoder": {"grid": 4, "channels": 32}, "schedule": "cosine", "T": 1000,
                "unet": {"channels": 64, "channel_mults": [1], "num_res_blocks": 2}, "p_uncond": 0.1, "dropout": 0.1},
@@ -161,28 +160,34 @@ def get_spec(name: str) -> ModelSpec:
     return SPECS[name]
 
 
+def sampler_settings(name: str, dataset: str) -> Optional[SamplerSettings]:
+    """The app's sampler settings for a model on ``dataset`` (its registry entry's, guided with the dataset's
+    strength); None for a model that draws in one pass."""
+    spec = get_spec(name)
+    return None if spec.sampler is None else spec.sampler.replace(guidance=default_guidance(dataset))
+
+
 def sampler_options(name: str, dataset: str, sampler: Optional[str] = None, steps: Optional[int] = None,
                     guidance: Optional[float] = None) -> dict[str, Any]:
-    """A diffusion model's sampling options on ``dataset``: the app's defaults (with the dataset's guidance
-    strength), with the sampler, steps or guidance changed (DDPM always runs all 1,000 steps with eta = 1; DDIM is
-    deterministic, eta = 0). ``{}`` for other families."""
-    spec = get_spec(name)
-    if not issubclass(spec.cls, DiffusionBase):
+    """``sampler_settings`` with the sampler, steps or guidance changed, as ``sample``'s keyword arguments; ``{}``
+    for a model that draws in one pass. DDPM walks every one of the model's T steps with eta = 1; DDIM and
+    DPM-Solver++ are deterministic."""
+    settings = sampler_settings(name, dataset)
+    if settings is None:
         return {}
-    sampler = sampler or spec.sampler["sampler"]
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}; got {sampler!r}")
-    return {**spec.sampler, "sampler": sampler, "eta": 1.0 if sampler == "ddpm" else 0.0,
-            "steps": 1000 if sampler == "ddpm" else (spec.sampler.get("steps") if steps is None else int(steps)),
-            "guidance": default_guidance(dataset) if guidance is None else float(guidance)}
+    settings = settings.replace(sampler=sampler, guidance=guidance)
+    if settings.sampler != "ddpm":
+        settings = settings.replace(steps=steps)
+    return settings.options()
 
 
 def describe_sampler(name: str, dataset: str) -> str:
     """The app's default sampler for a model on ``dataset``, in words (recorded beside the referee's scores)."""
-    o = sampler_options(name, dataset)
-    if not o:
+    s = sampler_settings(name, dataset)
+    if s is None:
         return "the model's only sampler"
-    return f"{o['sampler'].upper()}, {o['steps']} steps, guidance {o['guidance']:g}"
+    steps = f"{s.steps} steps" if s.steps else "the steps it was distilled for"
+    return f"{s.sampler.upper()}, {steps}, guidance {s.guidance:g}"
 
 
 def training_order() -> list[str]:

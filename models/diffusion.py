@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import GenerativeModel, ProgressFn, signed, unit
-from .samplers import NoiseSchedule, make_sampler
+from .samplers import NoiseSchedule, SamplerSettings, make_sampler
 
 
 # -- the shared diffusion model ---------------------------------------------------------
@@ -30,7 +30,9 @@ class DiffusionBase(GenerativeModel):
     family = "diffusion"
     clip_sample: Optional[float] = 1.0       # images live in [-1, 1]
     timestep_spacing: str = "linspace"       # how ``steps`` are spread over 0..T-1 (see ``Sampler.set_timesteps``)
-    default_sampler = {"sampler": "ddim", "steps": 50, "eta": 0.0, "guidance": 2.0}
+    #: what the model draws with when told nothing: DDIM 50 steps following the class plainly. The app's settings,
+    #: tuned per dataset, are the registry's (``genzoo.registry.sampler_settings``)
+    default_sampler = SamplerSettings()
 
     def _init_diffusion(self, schedule: str, T: int, num_classes: int, p_uncond: float) -> None:
         self.schedule = NoiseSchedule(schedule, T)
@@ -49,8 +51,9 @@ class DiffusionBase(GenerativeModel):
         return self.schedule.T
 
     def network_evaluations(self, sampler="ddim", steps=None, guidance=None, labels_given=True, **_) -> int:
-        steps = self.T if sampler == "ddpm" and steps is None else (steps or self.default_sampler["steps"])
-        guidance = self.default_sampler["guidance"] if guidance is None else guidance
+        d = self.default_sampler
+        steps = (self.T if sampler == "ddpm" else d.steps or self.T) if steps is None else steps
+        guidance = d.guidance if guidance is None else guidance
         guided = labels_given and guidance not in (0.0, 1.0)
         return steps * (2 if guided else 1)
 
@@ -98,9 +101,9 @@ class DiffusionBase(GenerativeModel):
         ``(t, x_t, predicted x_0)`` snapshots along the way for display.
         """
         d = self.default_sampler
-        guidance = d["guidance"] if guidance is None else float(guidance)
-        steps = (self.T if sampler == "ddpm" else d["steps"]) if steps is None else int(steps)
-        eta = (1.0 if sampler == "ddpm" else d["eta"]) if eta is None else float(eta)
+        guidance = d.guidance if guidance is None else float(guidance)
+        steps = (self.T if sampler == "ddpm" else d.steps or self.T) if steps is None else int(steps)
+        eta = (1.0 if sampler == "ddpm" else d.eta) if eta is None else float(eta)
         s = make_sampler(sampler, self.schedule, self.clip_sample)
         s.set_timesteps(steps, self.timestep_spacing)
         x = noise

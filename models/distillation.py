@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from .diffusion import DDPM, UNet
+from .samplers import SamplerSettings
 
 
 class DistilledDDPM(DDPM):
@@ -62,8 +63,8 @@ class DistilledDDPM(DDPM):
         return self.start_steps // 2 ** int(self.stage)
 
     @property
-    def default_sampler(self) -> dict:
-        return {"sampler": "ddim", "steps": self.steps_now, "eta": 0.0, "guidance": sum(self.guidance_range) / 2}
+    def default_sampler(self) -> SamplerSettings:
+        return SamplerSettings(steps=self.steps_now, guidance=sum(self.guidance_range) / 2)
 
     def step_choices(self) -> tuple[int, ...]:
         """The step counts it was distilled for: the current round and, after the first, the one before."""

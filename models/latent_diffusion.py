@@ -63,7 +63,6 @@ class LatentDiffusion(DiffusionBase):
 
     family = "latent-diffusion"
     clip_sample = 5.0       # codes are standardised: on MNIST test codes |z| > 4 in 3 of 100,000 entries
-    default_sampler = {"sampler": "ddim", "steps": 50, "eta": 0.0, "guidance": 2.0}
 
     def __init__(self, autoencoder: dict | None = None, schedule: str = "cosine", T: int = 1000,
                  width: int = 256, depth: int = 4, num_classes: int = 10, p_uncond: float = 0.1,

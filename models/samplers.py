@@ -6,7 +6,9 @@ are 0..T-1; t = -1 stands for the clean picture, after the last step.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -195,3 +197,48 @@ def make_sampler(name: str, schedule: NoiseSchedule, clip_sample: Optional[float
     if name not in classes:
         raise ValueError(f"unknown sampler {name!r}; choose one of {SAMPLERS}")
     return classes[name](schedule, clip_sample)
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How a diffusion model draws: the sampler, its number of steps, DDIM's eta and the guidance strength.
+
+    ``steps=None`` means every one of the model's T timesteps. ``guidance`` is classifier-free guidance's s in
+    eps_u + s (eps_c - eps_u): 1 follows the class plainly (one network run a step), 0 ignores it. The registry
+    keeps one of these per model and dataset; callers change what they need with ``replace``."""
+
+    sampler: str = "ddim"
+    steps: Optional[int] = 50
+    eta: float = 0.0
+    guidance: float = 1.0
+
+    def __post_init__(self):
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}; got {self.sampler!r}")
+        if self.steps is not None and int(self.steps) < 1:
+            raise ValueError(f"steps must be at least 1, got {self.steps}")
+        if not 0 <= float(self.eta) <= 1:
+            raise ValueError(f"eta must lie between 0 and 1, got {self.eta}")
+
+    def replace(self, sampler: Optional[str] = None, steps: Optional[int] = None, eta: Optional[float] = None,
+                guidance: Optional[float] = None) -> "SamplerSettings":
+        """These settings with the given ones changed. Choosing DDPM brings its own conventions (every timestep,
+        eta = 1); choosing DDIM or DPM-Solver++ after DDPM, theirs (deterministic)."""
+        changed = sampler is not None and sampler != self.sampler
+        new = dataclasses.replace(self, **({"sampler": sampler} if sampler else {}))
+        if changed:
+            new = dataclasses.replace(new, steps=None if sampler == "ddpm" else (self.steps or 50),
+                                      eta=1.0 if sampler == "ddpm" else 0.0)
+        return dataclasses.replace(new, **{k: v for k, v in dict(steps=steps, eta=eta, guidance=guidance).items()
+                                           if v is not None})
+
+    def options(self) -> dict:
+        """As keyword arguments of ``sample`` / ``generate`` / ``denoise``."""
+        return {"sampler": self.sampler, "steps": self.steps, "eta": float(self.eta), "guidance": float(self.guidance)}
+
+    def key(self, T: int) -> str:
+        """A short name for tables: ``ddim-50``, ``ddpm-1000`` (DDPM's every step is T); ``ddim-own`` where the
+        model chooses its own number (a distilled one: the steps it learned)."""
+        if self.steps:
+            return f"{self.sampler}-{self.steps}"
+        return f"ddpm-{T}" if self.sampler == "ddpm" else f"{self.sampler}-own"

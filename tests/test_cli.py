@@ -215,7 +215,7 @@ def test_sample_cli_draws_with_the_apps_settings_for_the_dataset_unless_told_oth
                    "--checkpoints", trained, "--out", plain, "--no-progress") == 0
     app, _ = sample_batched(model, 6, labels, progress=False, **sampler_options("ddpm-cosine", "mnist"))
     assert np.array_equal(np.load(plain)["images"], as_numpy_uint8(app))
-    assert model.default_sampler["guidance"] != default_guidance("mnist")     # so the check above can tell them apart
+    assert model.default_sampler.guidance != default_guidance("mnist")     # so the check above can tell them apart
     assert run_cli("sample", "--dataset", "mnist", "--model", "ddpm-cosine", "--n", 6, "--labels", "cycle",
                    "--guidance", 3, "--checkpoints", trained, "--out", flagged, "--no-progress") == 0
     strong, _ = sample_batched(model, 6, labels, progress=False, **sampler_options("ddpm-cosine", "mnist", guidance=3))

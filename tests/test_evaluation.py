@@ -157,7 +157,7 @@ def test_samples_are_scored_with_each_models_own_default_sampler(monkeypatch):
     assert list(sampler_settings("ddpm-cosine", "mnist")) == ["ddim-50", "ddim-20", "ddpm-1000"]
     assert sampler_settings("gan", "mnist") == {"default": {}}
     spec = registry.SPECS["ldm"]
-    monkeypatch.setitem(registry.SPECS, "ldm", dataclasses.replace(spec, sampler={**spec.sampler, "steps": 100}))
+    monkeypatch.setitem(registry.SPECS, "ldm", dataclasses.replace(spec, sampler=spec.sampler.replace(steps=100)))
     settings = sampler_settings("ldm", "fashion")
     assert list(settings) == ["ddim-100", "ddim-50", "ddim-20", "ddpm-1000"]
     assert settings["ddim-100"]["steps"] == 100 and settings["ddpm-1000"]["eta"] == 1.0

@@ -5,6 +5,7 @@ sentence instead of a traceback.
 """
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import io
@@ -12,6 +13,7 @@ import itertools
 import json
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -162,6 +164,27 @@ def sampler_options(name: str, dataset: str, sampler: Optional[str] = None, step
 
     steps = None if steps is None else clamp_int(steps, 1, 1000, "steps")
     return registry_options(name, dataset, sampler, steps, guidance)
+
+
+class Memo:
+    """A small bounded cache of finished views, for views that report progress while they compute (so they cannot be
+    wrapped in ``functools.lru_cache``): the default view every visitor opens is computed once."""
+
+    def __init__(self, size: int = 32):
+        self.size, self.items = size, collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key, compute: Callable):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        value = compute()
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
 
 
 @functools.lru_cache(maxsize=64)

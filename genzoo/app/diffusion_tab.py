@@ -14,9 +14,12 @@ from models.diffusion import DiffusionBase
 from .. import explore, plots
 from ..registry import SPECS, featured
 from ..zoo import Zoo
-from .common import (HEAVY, MAX_SEED, big, clamp_int, class_dropdown, class_index, class_names, friendly, Gallery,
+from .common import (Memo, HEAVY, MAX_SEED, big, clamp_int, class_dropdown, class_index, class_names, friendly, Gallery,
                      gallery, model_choices, on_load, Progress, progress_adapter, sampler_options, test_image)
 from .text import TEXT
+
+REVERSE = Memo()
+
 
 def diffusion_models() -> list[str]:
     """Every model that draws by denoising (pixel or latent)."""
@@ -53,17 +56,21 @@ def reverse_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int = 0, s
     g = torch.Generator().manual_seed(seed)
     labels = torch.tensor([k]) if k is not None else None
     cb = (lambda i, n: progress(i / n, f"denoising step {i} of {n}")) if progress else None
-    opts = sampler_options(name, dataset, steps=steps)
-    opts.pop("steps")
-    opts.pop("sampler")
-    x0, frames = model.denoise(model.noise(1, g), labels, sampler="ddim", steps=steps, generator=g,
-                               progress=cb, frames=min(10, steps), **opts)
-    tiles = []
-    for t, xt, pred in frames:
-        shown = model.state_images(xt)
-        tiles.append((big(torch.cat([shown, model.to_images(pred)], dim=3)[0]),
-                      f"t = {t}: noisy image | its guess of the end result"))
-    return tiles, big(model.to_images(x0)[0])
+
+    def compute():
+        opts = sampler_options(name, dataset, steps=steps)
+        opts.pop("steps")
+        opts.pop("sampler")
+        x0, frames = model.denoise(model.noise(1, g), labels, sampler="ddim", steps=steps, generator=g,
+                                   progress=cb, frames=min(10, steps), **opts)
+        tiles = []
+        for t, xt, pred in frames:
+            shown = model.state_images(xt)
+            tiles.append((big(torch.cat([shown, model.to_images(pred)], dim=3)[0]),
+                          f"t = {t}: noisy image | its guess of the end result"))
+        return tiles, big(model.to_images(x0)[0])
+
+    return REVERSE.get((id(zoo), dataset, name, k, seed, steps), compute)
 
 
 def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:

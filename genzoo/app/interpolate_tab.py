@@ -14,9 +14,9 @@ from .. import explore
 from ..imaging import gif_bytes, grid_pil, labelled_rows
 from ..registry import featured
 from ..zoo import Zoo
-from .common import (HEAVY, MAX_FRAMES, MAX_SEED, caption, clamp_int, class_dropdown, class_names, drawing_array,
-                     drawing_style, friendly, on_load, Progress, progress_adapter, sampler_options, sketchpad,
-                     test_image, title)
+from .common import (HEAVY, MAX_FRAMES, MAX_SEED, caption, clamp_int, class_dropdown, class_index, class_names,
+                     drawing_array, drawing_style, friendly, Memo, on_load, Progress, progress_adapter, sampler_options,
+                     sketchpad, test_image, title)
 from .text import TEXT
 
 KEEP_FILES = 32          # interpolation GIFs kept on disk; older ones are deleted
@@ -26,6 +26,9 @@ KEEP_FILES = 32          # interpolation GIFs kept on disk; older ones are delet
 def gif_dir() -> Path:
     """Where this process writes its animations (Gradio then serves its own copy)."""
     return Path(tempfile.mkdtemp(prefix="genzoo-"))
+
+
+PATHS = Memo()
 
 
 def interpolate_view(zoo: Zoo, dataset: str, class_a, index_a, class_b, index_b, drawing=None,
@@ -38,12 +41,30 @@ def interpolate_view(zoo: Zoo, dataset: str, class_a, index_a, class_b, index_b,
     seed_b = clamp_int(seed_b, 0, MAX_SEED, "second seed")
     a, _ = test_image(zoo, dataset, class_a, index_a)
     b, _ = test_image(zoo, dataset, class_b, index_b)
-    art = drawing_array(drawing)
+    art, drawn = drawing_array(drawing), False
     if art is not None:
         try:
-            a = explore.prepare_drawing(art, **drawing_style(dataset))
+            a, drawn = explore.prepare_drawing(art, **drawing_style(dataset)), True
         except explore.DrawingError:
             pass                # an untouched sketchpad: keep the test image
+
+    def compute():
+        return _paths(zoo, dataset, a, b, seed_a, seed_b, frames, progress)
+
+    # the walks between two test pictures are the same for every visitor who asks: computed once (not a drawing)
+    key = (id(zoo), dataset, class_index(dataset, class_a), int(index_a), class_index(dataset, class_b), int(index_b),
+           seed_a, seed_b, frames)
+    image, animation, rows = compute() if drawn else PATHS.get(key, compute)
+    gif = gif_dir() / f"interpolation-{dataset}-{time.time_ns()}.gif"
+    gif.write_bytes(animation)
+    for old in sorted(gif_dir().glob("interpolation-*.gif"))[:-KEEP_FILES]:    # Gradio serves its own copy
+        old.unlink(missing_ok=True)
+    return image, str(gif), rows
+
+
+def _paths(zoo: Zoo, dataset: str, a: torch.Tensor, b: torch.Tensor, seed_a: int, seed_b: int, frames: int,
+           progress: Progress) -> tuple[Image.Image, bytes, list[list]]:
+    """Every featured model's path: the labelled strips, the animation's bytes and the smoothness table."""
     strips: list[tuple[str, torch.Tensor, str]] = []
     ready = zoo.ready(dataset)
     shown = [n for n in featured("interpolate") if n in ready]
@@ -72,11 +93,8 @@ def interpolate_view(zoo: Zoo, dataset: str, class_a, index_a, class_b, index_b,
     for j in range(frames):
         column = torch.cat([p[1 + j if p.shape[0] == frames + 2 else j][None] for _, p, _ in strips])
         gif_frames.append(grid_pil(column, nrow=len(strips), scale=4))
-    gif = gif_dir() / f"interpolation-{dataset}-{time.time_ns()}.gif"
-    gif.write_bytes(gif_bytes(gif_frames))
-    for old in sorted(gif_dir().glob("interpolation-*.gif"))[:-KEEP_FILES]:    # Gradio serves its own copy
-        old.unlink(missing_ok=True)
-    return labelled_rows(labelled), str(gif), rows
+    return labelled_rows(labelled), gif_bytes(gif_frames), rows
+
 
 
 def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:

@@ -41,7 +41,7 @@ def class_scatter(xy: np.ndarray, labels: np.ndarray, class_names: Sequence[str]
     for k, name in enumerate(class_names):
         m = labels == k
         fig.add_trace(go.Scatter(x=xy[m, 0], y=xy[m, 1], mode="markers", name=name,
-                                   marker=dict(size=5, color=CLASS_COLOURS[k], symbol=CLASS_SYMBOLS[k], opacity=0.75),
+                                   marker=dict(size=7, color=CLASS_COLOURS[k], symbol=CLASS_SYMBOLS[k], opacity=0.75),
                                    hovertemplate=f"{name}<extra></extra>"))
     for trace in extra or []:
         fig.add_trace(trace)

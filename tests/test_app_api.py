@@ -242,3 +242,10 @@ def test_the_remaining_endpoints(client):
     assert len(table["data"]) == len(SPECS) and "Which model" in advice
     about, layers = client.predict("fashion", "gan", api_name="/guide_model_on_load")
     assert "min_G" in about and layers["data"]
+
+
+def test_sample_with_the_second_order_solver(client):
+    gallery = client.predict("mnist", ["ddpm-cosine", "ldm"], 4, 0, "dpm++2m", 5, api_name="/sample")
+    assert [g["caption"].split(" — ")[0] for g in gallery] == ["Diffusion (cosine schedule)", "Latent diffusion"]
+    with pytest.raises(Exception, match="not in the list of choices"):      # Gradio's own check names the choices
+        client.predict("mnist", ["ddpm-cosine"], 4, 0, "euler", 5, api_name="/sample")

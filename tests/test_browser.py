@@ -178,3 +178,37 @@ def test_models_tab_shows_every_model_and_an_equation(page):
     page.wait_for_selector("#guide-about .katex", timeout=TIMEOUT)
     shot(page, "10-models")
     no_error_shown(page)
+
+
+TAB_NAMES = ["Data", "Sample", "Pick a class", "Interpolate", "Latent map", "Reconstruct", "Training",
+             "How diffusion works", "Scoreboard", "Models"]
+
+
+@pytest.mark.timeout(400)        # about 60 s on a fast 2-core machine, so about 190 s on one 3 times slower
+def test_every_tab_in_both_themes_and_both_datasets(page, app_server):
+    """A screenshot of every tab, light and dark, MNIST and Fashion-MNIST (under artifacts/screenshots/themes), and
+    each tab opens with its pictures: the Sample tab's rows are there before any button is pressed."""
+    folder = SHOTS / "themes"
+    folder.mkdir(parents=True, exist_ok=True)
+    backgrounds = {}
+    browser = page.context.browser            # the module's browser: one Playwright session at a time
+    for theme in ("light", "dark"):
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.goto(f"{app_server.url}?__theme={theme}", wait_until="domcontentloaded", timeout=TIMEOUT)
+        pg.get_by_text("GenZoo — see how machines learn to draw").wait_for(timeout=TIMEOUT)
+        backgrounds[theme] = pg.evaluate("getComputedStyle(document.querySelector('gradio-app') || "
+                                         "document.body).backgroundColor")
+        for dataset in ("MNIST digits", "Fashion-MNIST clothes"):
+            pg.get_by_text(dataset, exact=True).click()
+            for tab in TAB_NAMES:
+                open_tab(pg, tab)
+                if tab == "Sample" and dataset.startswith("MNIST"):
+                    wait_images(pg, "sample-gallery", 3)          # drawn at load, before any click
+                pg.screenshot(path=str(folder / f"{theme}-{dataset.split()[0]}-{tab.replace(' ', '_')}.png"))
+        pg.close()
+    assert len(list(folder.glob("*.png"))) == 2 * 2 * len(TAB_NAMES)
+
+    def brightness(css):
+        return sum(int(v) for v in css[css.index("(") + 1:css.index(")")].split(",")[:3])
+
+    assert brightness(backgrounds["dark"]) < brightness(backgrounds["light"])

@@ -132,6 +132,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
 
     show.click(over_zoo(latent_map_view), [dataset, model], [fig, plane, note], api_name="latent_map",
                concurrency_id=HEAVY)
+    dataset.change(on_load(over_zoo(latent_map_view), 3), [dataset, model], [fig, plane, note],
+                   api_name="latent_map_on_switch", concurrency_id=HEAVY)
     demo.load(on_load(over_zoo(latent_map_view), 3), [dataset, model], [fig, plane, note],
               api_name="latent_map_on_load",
               concurrency_id=HEAVY)

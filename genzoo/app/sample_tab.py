@@ -42,9 +42,12 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
                 n = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="How many pictures")
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
         with gr.Accordion("Diffusion settings", open=False):
-            sampler = gr.Radio([("DDIM (fast, few steps)", "ddim"), ("DDPM (the original: 1,000 steps, slow)", "ddpm")],
+            sampler = gr.Radio([("DDIM (fast, few steps)", "ddim"),
+                                ("DPM-Solver++ (a second-order solver: as good in fewer steps)", "dpm++2m"),
+                                ("DDPM (the original: 1,000 steps, slow)", "ddpm")],
                                value="ddim", label="Sampler")
-            steps = gr.Slider(5, 200, value=50, step=1, label="DDIM steps (more = slower, a little better)")
+            steps = gr.Slider(5, 200, value=50, step=1,
+                              label="Steps for DDIM or DPM-Solver++ (more = slower, a little better)")
         with gr.Row():
             go_ = gr.Button("Draw", variant="primary")
             surprise = gr.Button("Surprise me (new seed)")

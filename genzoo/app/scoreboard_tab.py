@@ -153,7 +153,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
 
     board = friendly(functools.partial(scoreboard_view, zoo))
     show.click(board, dataset, [table, fid, scatter, guidance, summary_md], api_name="scoreboard")
-    demo.load(on_load(board, 5), dataset, [table, fid, scatter, guidance, summary_md], api_name="scoreboard_on_load")
+    for event, when in ((demo.load, "load"), (dataset.change, "switch")):
+        event(on_load(board, 5), dataset, [table, fid, scatter, guidance, summary_md], api_name=f"scoreboard_on_{when}")
 
     @friendly
     def run(ds, progress=gr.Progress()):

@@ -85,6 +85,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
     models.change(view, [dataset, models, epoch], grids, api_name="training_grids_models")
     curves = friendly(functools.partial(loss_curves, zoo))
     show.click(curves, [dataset, models], [loss, gan], api_name="loss_curves")
-    demo.load(on_load(view, 1), [dataset, models, epoch], grids, api_name="training_grids_on_load")
-    demo.load(on_load(curves, 2), [dataset, models], [loss, gan], api_name="loss_curves_on_load")
+    for event, when in ((demo.load, "load"), (dataset.change, "switch")):     # opened, and the dataset changed
+        event(on_load(view, 1), [dataset, models, epoch], grids, api_name=f"training_grids_on_{when}")
+        event(on_load(curves, 2), [dataset, models], [loss, gan], api_name=f"loss_curves_on_{when}")
     return []

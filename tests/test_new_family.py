@@ -105,3 +105,21 @@ def test_every_measurement_that_applies_is_made(doodler_zoo, data_root):
     assert r["reconstruction_mse"] > 0 and r["interpolation_smoothness"] >= 1
     assert r["requires_labels"] and r["network_evaluations"] == {"default": 1}
     assert "elbo_nats" not in r                      # no likelihood: nothing pretends to measure one
+
+
+def test_speed_is_measured_afresh_at_every_click(doodler_zoo, monkeypatch):
+    """"Measured just now" means now: a second click times the models again instead of answering from a cache."""
+    from genzoo import explore
+    from genzoo.app.scoreboard_tab import speed_view
+
+    calls = []
+    real = explore.timed_sample
+    monkeypatch.setattr(explore, "timed_sample", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first, second = speed_view(doodler_zoo, "mnist"), speed_view(doodler_zoo, "mnist")
+    assert len(calls) == 4                                   # a warm-up and a timing, at each click
+    assert [r[0] for r in first if r[-1] == "ready"] == ["Doodler"] and len(first) == len(second)
+
+
+def test_a_smoke_run_card_says_how_many_pictures_it_saw(doodler_zoo):
+    card = (doodler_zoo.root / "mnist" / "doodler" / "README.md").read_text()
+    assert "| data | MNIST digits, 256 training images (a smoke run) |" in card

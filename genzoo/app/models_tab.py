@@ -8,7 +8,7 @@ import gradio as gr
 
 from .. import guide
 from ..data import dataset_info
-from ..registry import SPECS, sampler_options
+from ..registry import SPECS, featured, sampler_options
 from ..zoo import Zoo
 from .common import on_load, friendly, metrics
 from .text import TEXT
@@ -61,7 +61,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
         advice = gr.Markdown(elem_id="guide-advice")
         table = gr.Dataframe(headers=guide.CAPABILITY_HEADERS, label="What each model can do (read from the models)",
                              interactive=False, elem_id="guide-table", wrap=True)
-        model = gr.Dropdown([(s.title, n) for n, s in SPECS.items()], value="vae", label="Tell me about")
+        model = gr.Dropdown([(s.title, n) for n, s in SPECS.items()], value=featured("sample")[0],
+                            label="Tell me about")
         about = gr.Markdown(latex_delimiters=LATEX, elem_id="guide-about")
         layers = gr.Dataframe(headers=["layer", "type", "output shape", "parameters"],
                               label="How it is built: its layers in the order they run", interactive=False)

@@ -26,6 +26,7 @@ from models import Classifier, GenerativeModel, count_parameters
 from . import explore
 from .checkpoints import checkpoint_root, hardware, load_history, load_model, write_json
 from .data import load_split, to_unit
+from .measurements import Measurements
 from .metrics import class_kl, frechet_distance, laplacian_variance, precision_recall
 from . import registry
 from .registry import GENERATIVE, SPECS
@@ -83,14 +84,6 @@ def latency(model: GenerativeModel, batch: int, options: dict, budget_s: float =
         times.append(1000 * (time.perf_counter() - t0))
     return {"batch": batch, "runs": len(times), "median_ms": float(np.median(times)),
             "p95_ms": float(np.percentile(times, 95)), "ms_per_image": float(np.median(times)) / batch}
-
-
-def ms_per_image(result: dict) -> Optional[float]:
-    """A model's speed from its metrics: ms per picture at batch 16 (else the largest batch), default sampler."""
-    lat = next(iter(result["latency"].values()))
-    if not isinstance(lat, list) or not lat:
-        return None
-    return ([r for r in lat if r["batch"] == 16] or lat[-1:])[0]["ms_per_image"]
 
 
 def precision_check(model: GenerativeModel, ev: Evaluator, drawn: torch.Tensor, labels: Optional[torch.Tensor],
@@ -237,29 +230,17 @@ def percent(v: float) -> str:
 
 def metrics_table(m: dict) -> str:
     """``metrics.json`` as a Markdown table (written beside it as ``metrics.md``)."""
+    ms = Measurements.from_dict(m)
     head = ["model", "FID", "precision", "recall", "class KL", "class acc.", "sharpness", "smoothness",
             "recon. MSE", "ELBO (nats)", "ms / image", "network runs", "parameters", "train min"]
-    rows = [f"FID against {m['n']:,} samples; real-data floor {m['floor_fid']:.3g}; evaluator test accuracy "
-            f"{m['classifier_test_accuracy']:.4f}; {m['hardware']}.", "",
+    rows = [f"FID against {ms.n:,} samples; real-data floor {ms.floor_fid:.3g}; evaluator test accuracy "
+            f"{ms.classifier_accuracy:.4f}; {ms.hardware}.", "",
             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name, r in m["models"].items():
-        u, c = r["unconditional"], r.get("conditional_samples", {})
-        cells = [
-            name,
-            fmt_number(u["fid"]),
-            fmt_number(u["precision"]),
-            fmt_number(u["recall"]),
-            fmt_number(u["class_kl"], 2),
-            fmt_number(c.get("cond_acc"), 4),
-            fmt_number(u["sharpness"], 2),
-            fmt_number(r.get("interpolation_smoothness"), 3),
-            fmt_number(r.get("reconstruction_mse"), 3),
-            fmt_number(r.get("elbo_nats"), 4),
-            fmt_number(ms_per_image(r), 3),
-            fmt_number(next(iter(r["network_evaluations"].values()))),
-            fmt_number(r["parameters"]),
-            fmt_number(round(r["training"]["time_s"] / 60)),
-        ]
+    for r in ms.models.values():
+        cells = [r.name, fmt_number(r.fid), fmt_number(r.precision), fmt_number(r.recall), fmt_number(r.class_kl, 2),
+                 fmt_number(r.cond_acc, 4), fmt_number(r.sharpness, 2), fmt_number(r.smoothness, 3),
+                 fmt_number(r.reconstruction_mse, 3), fmt_number(r.elbo_nats, 4), fmt_number(r.ms_per_image, 3),
+                 fmt_number(r.network_runs), fmt_number(r.parameters), fmt_number(round(r.train_minutes))]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
 

@@ -10,7 +10,7 @@ from torch import nn
 from models import GAN, GenerativeModel, ZooModel, count_parameters
 from models.diffusion import DiffusionBase
 
-from .evaluation import ms_per_image
+from .measurements import Measurements
 from .registry import SPECS
 
 #: plain-language descriptions, one per family
@@ -132,33 +132,26 @@ def training_facts(history: dict, model: nn.Module) -> str:
 REASONABLE = 5     # "reasonable quality": FID at most this many times the best model's
 
 
-def advice(metrics: Optional[dict]) -> str:
+def advice(metrics: Optional[Measurements]) -> str:
     """'Which model should I use?' in three sentences, from the measured scoreboard."""
     if not metrics:
         return ("No measurements yet. In general: diffusion for the best pictures if you can wait, a GAN for sharp "
                 "pictures fast, a VAE when you need codes you can walk through or a likelihood.")
-    res = metrics["models"]
-
-    def title(n):
-        return res[n]["title"]
-
-    fid = {n: r["unconditional"]["fid"] for n, r in res.items()}
-    best = min(fid, key=fid.get)
+    res = list(metrics.models.values())
 
     def ms(r):
-        speed = ms_per_image(r)
-        return float("inf") if speed is None else speed
+        return float("inf") if r.ms_per_image is None else r.ms_per_image
 
+    best = min(res, key=lambda r: r.fid)
     # the fastest of the models whose pictures are of reasonable quality: FID within REASONABLE times the best
-    reasonable = [n for n in res if fid[n] <= REASONABLE * fid[best]]
-    fast = min(reasonable, key=lambda n: ms(res[n]))
-    encoders = [n for n in res if SPECS[n].cls.can_encode]
-    smooth = min(encoders, key=lambda n: res[n].get("interpolation_smoothness", 99)) if encoders else None
-    s = [f"For the most realistic pictures use **{title(best)}** (FID {fid[best]:.2f}), at {ms(res[best]):.1f} ms "
+    fast = min([r for r in res if r.fid <= REASONABLE * best.fid], key=ms)
+    walkers = [r for r in res if SPECS[r.name].cls.can_encode and r.smoothness is not None]
+    s = [f"For the most realistic pictures use **{best.title}** (FID {best.fid:.2f}), at {ms(best):.1f} ms "
          "per picture.",
-         f"For speed use **{title(fast)}**: {ms(res[fast]):.2f} ms per picture at FID {fid[fast]:.2f}, the fastest "
+         f"For speed use **{fast.title}**: {ms(fast):.2f} ms per picture at FID {fast.fid:.2f}, the fastest "
          f"of the models whose FID is within {REASONABLE:g}× the best."]
-    if smooth:
-        s.append(f"To rebuild pictures or walk a code space use **{title(smooth)}** (interpolation smoothness "
-                 f"{res[smooth]['interpolation_smoothness']:.2f}).")
+    if walkers:
+        smooth = min(walkers, key=lambda r: r.smoothness)
+        s.append(f"To rebuild pictures or walk a code space use **{smooth.title}** (interpolation smoothness "
+                 f"{smooth.smoothness:.2f}).")
     return " ".join(s)

@@ -137,15 +137,16 @@ def test_evaluate_adds_models_to_the_file_and_saves_the_samples_the_cli_would_dr
 
 def test_summary_says_which_scores_were_drawn_in_bfloat16(app_checkpoints, tmp_path):
     from genzoo.app.scoreboard_tab import summary
+    from genzoo.measurements import Measurements
 
     m = json.loads((app_checkpoints / "mnist" / "metrics.json").read_text())
     assert all(r["precision"] == "fp32" for r in m["models"].values())
-    assert "number format" not in summary(m)
+    assert "number format" not in summary(Measurements.from_dict(m))
     m["models"]["ddpm-cosine"].update(precision="bf16", precision_check={"n": 100, "same_class": 1.0,
                                                                          "mean_abs_pixel_diff": 0.003})
     assert ("pictures scored for Diffusion (cosine schedule) were drawn with a shorter number format (bf16) than the "
             "app's. Checked on 100 pictures drawn both ways from the same noise: the evaluator saw the same class in "
-            "100% of them, and pixels differ by 0.3% on average.") in summary(m)
+            "100% of them, and pixels differ by 0.3% on average.") in summary(Measurements.from_dict(m))
 
 
 def test_samples_are_scored_with_each_models_own_default_sampler(monkeypatch):

@@ -10,7 +10,6 @@ import functools
 import hashlib
 import io
 import itertools
-import json
 import os
 import tempfile
 import threading
@@ -25,6 +24,7 @@ from PIL import Image
 
 from ..data import DATASETS, dataset_info
 from ..imaging import to_pil
+from ..measurements import Measurements
 from ..registry import SPECS
 from ..zoo import Zoo
 
@@ -141,13 +141,12 @@ def known_names(wanted: Sequence[str] | str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=8)
-def _read_metrics(path: Path, mtime: float) -> dict:
-    return json.loads(path.read_text())
+def _read_metrics(path: Path, mtime: float) -> Measurements:
+    return Measurements.load(path)
 
 
-def metrics(zoo: Zoo, dataset: str) -> Optional[dict]:
-    """``checkpoints/<dataset>/metrics.json`` written by ``python -m genzoo evaluate``, if present (read again when
-    the file changes)."""
+def metrics(zoo: Zoo, dataset: str) -> Optional[Measurements]:
+    """What ``python -m genzoo evaluate`` measured for the dataset, if it has (read again when the file changes)."""
     dataset_info(dataset)
     path = Path(zoo.root) / dataset / "metrics.json"
     return _read_metrics(path, path.stat().st_mtime) if path.exists() else None

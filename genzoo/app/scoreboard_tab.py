@@ -9,7 +9,8 @@ import plotly.graph_objects as go
 
 from .. import explore, plots
 from ..data import dataset_info
-from ..evaluation import ms_per_image, percent
+from ..evaluation import percent
+from ..measurements import Measurements
 from ..registry import SPECS
 from ..zoo import Zoo
 from .common import on_load, HEAVY, Progress, friendly, metrics, progress_adapter, sampler_options, title
@@ -32,88 +33,79 @@ def scoreboard_view(zoo: Zoo, dataset: str) -> tuple[list[list], go.Figure, go.F
     if m is None:
         raise ValueError(f"no measurements for {dataset_info(dataset).title} yet: run "
                          f"`python -m genzoo evaluate --dataset {dataset}`")
-    rows, names, fids, speeds = [], [], [], []
-    for name, r in m["models"].items():
-        u = r["unconditional"]
-        c = r.get("conditional_samples", {})
-        ms = ms_per_image(r)
-        rows.append([r["title"], round(u["fid"], 2), round(u["precision"], 3), round(u["recall"], 3),
-                     round(u["class_kl"], 4), round(c["cond_acc"], 4) if "cond_acc" in c else None,
-                     round(u["sharpness"], 2), round(ms, 3) if ms else None,
-                     next(iter(r["network_evaluations"].values())), r["parameters"],
-                     round(r["training"]["time_s"] / 60, 1)])
-        names.append(r["title"])
-        fids.append(u["fid"])
-        speeds.append(ms)
-    fid_bar = plots.bars(names, fids, f"FID (lower is better; real pictures score {m['floor_fid']:.2f})",
-                         "model", "FID (log scale)", log_y=True)
+    scores = list(m.models.values())
+    rows = [[r.title, round(r.fid, 2), round(r.precision, 3), round(r.recall, 3), round(r.class_kl, 4),
+             None if r.cond_acc is None else round(r.cond_acc, 4), round(r.sharpness, 2),
+             round(r.ms_per_image, 3) if r.ms_per_image else None, r.network_runs, r.parameters,
+             round(r.train_minutes, 1)] for r in scores]
+    fid_bar = plots.bars([r.title for r in scores], [r.fid for r in scores],
+                         f"FID (lower is better; real pictures score {m.floor_fid:.2f})", "model", "FID (log scale)",
+                         log_y=True)
     scatter = go.Figure()
-    for i, (nm, f, sp) in enumerate(zip(names, fids, speeds)):
-        if sp:
-            scatter.add_trace(go.Scatter(x=[sp], y=[f], mode="markers+text", text=[nm], textposition="top center",
-                                         name=nm, marker=dict(size=12, color=plots.SERIES[i % len(plots.SERIES)])))
+    for i, r in enumerate(scores):
+        if r.ms_per_image:
+            scatter.add_trace(go.Scatter(x=[r.ms_per_image], y=[r.fid], mode="markers+text", text=[r.title],
+                                         textposition="top center", name=r.title,
+                                         marker=dict(size=12, color=plots.SERIES[i % len(plots.SERIES)])))
     scatter = plots.style(scatter, "Quality against speed (bottom left is best)",
-                          "milliseconds per picture (log scale)",
-                          "FID (log scale)")
+                          "milliseconds per picture (log scale)", "FID (log scale)")
     scatter.update_xaxes(type="log")
     scatter.update_yaxes(type="log")
     scatter.update_layout(showlegend=False)
     # FID from fewer pictures reads higher, so each curve says how many it was measured on
-    curves = {f"{r['title']} ({r['guidance_curve'][0]['n']:,} pictures a point)":
-              tuple([p[k] for p in r["guidance_curve"]] for k in ("guidance", "cond_acc", "fid"))
-              for r in m["models"].values() if "guidance_curve" in r}
+    curves = {f"{r.title} ({r.guidance_curve[0]['n']:,} pictures a point)":
+              tuple([p[k] for p in r.guidance_curve] for k in ("guidance", "cond_acc", "fid"))
+              for r in scores if r.guidance_curve}
     return rows, fid_bar, scatter, plots.guidance(curves), summary(m)
 
-def summary(m: dict) -> str:
+
+def summary(m: Measurements) -> str:
     """A few plain sentences written from the numbers."""
-    res = m["models"]
-    lines = [f"Scored on {m['n']:,} pictures per model; the evaluator recognises "
-             f"{percent(m['classifier_test_accuracy'])} of real test pictures."]
-    fid = {n: r["unconditional"]["fid"] for n, r in res.items()}
-    speed = {n: ms_per_image(r) for n, r in res.items() if ms_per_image(r)}
-    best = min(fid, key=fid.get)
-    line = (f"**Closest to real pictures:** {res[best]['title']} (FID {fid[best]:.2f}; real pictures themselves score "
-            f"{m['floor_fid']:.2f}).")
-    if speed and best in speed:
-        fast = min(speed, key=speed.get)
-        ratio = speed[best] / speed[fast]
-        line += (f" It takes {speed[best]:.2f} ms per picture, about {ratio:.0f}× slower than the fastest, "
-                 f"{res[fast]['title']} ({speed[fast]:.2f} ms)." if ratio >= 2 else
-                 f" It is also among the fastest: {speed[best]:.2f} ms per picture.")
+    res = m.models
+    lines = [f"Scored on {m.n:,} pictures per model; the evaluator recognises {percent(m.classifier_accuracy)} of "
+             f"real test pictures."]
+    best = min(res.values(), key=lambda r: r.fid)
+    line = (f"**Closest to real pictures:** {best.title} (FID {best.fid:.2f}; real pictures themselves score "
+            f"{m.floor_fid:.2f}).")
+    timed = [r for r in res.values() if r.ms_per_image]
+    if timed and best.ms_per_image:
+        fast = min(timed, key=lambda r: r.ms_per_image)
+        ratio = best.ms_per_image / fast.ms_per_image
+        line += (f" It takes {best.ms_per_image:.2f} ms per picture, about {ratio:.0f}× slower than the fastest, "
+                 f"{fast.title} ({fast.ms_per_image:.2f} ms)." if ratio >= 2 else
+                 f" It is also among the fastest: {best.ms_per_image:.2f} ms per picture.")
     lines.append(line)
-    sharp = {n: r["unconditional"]["sharpness"] for n, r in res.items()}
-    if "vae" in sharp and "gan" in sharp:
-        verdict = "blurrier" if sharp["vae"] < sharp["gan"] else "not blurrier"
-        lines.append(f"**Are VAE pictures blurrier than GAN pictures?** Yes: the VAE's edges are "
-                     f"{sharp['vae']:.2f}× as sharp as real pictures, the GAN's {sharp['gan']:.2f}×."
-                     if verdict == "blurrier" else
-                     f"**Are VAE pictures blurrier than GAN pictures?** Not here: sharpness {sharp['vae']:.2f} vs "
-                     f"{sharp['gan']:.2f} (1 = as sharp as real pictures).")
+    if "vae" in res and "gan" in res:       # the question every course asks of these two
+        vae, gan = res["vae"].sharpness, res["gan"].sharpness
+        lines.append(f"**Are VAE pictures blurrier than GAN pictures?** Yes: the VAE's edges are {vae:.2f}× as sharp "
+                     f"as real pictures, the GAN's {gan:.2f}×." if vae < gan else
+                     f"**Are VAE pictures blurrier than GAN pictures?** Not here: sharpness {vae:.2f} vs {gan:.2f} "
+                     f"(1 = as sharp as real pictures).")
     # models that choose the class themselves (those that need a class are given random ones: even by construction)
-    kl = {n: r["unconditional"]["class_kl"] for n, r in res.items() if not r["requires_labels"]}
-    if kl:
-        even, uneven = min(kl, key=kl.get), max(kl, key=kl.get)
-        lines.append(f"**Which model covers every class?** Most evenly: {res[even]['title']} "
-                     f"(imbalance {kl[even]:.3f}); "
-                     f"least evenly: {res[uneven]['title']} ({kl[uneven]:.3f}; 0 = all classes equally often).")
-    smooth = {n: r["interpolation_smoothness"] for n, r in res.items() if "interpolation_smoothness" in r}
-    if smooth:
-        s_best, s_worst = min(smooth, key=smooth.get), max(smooth, key=smooth.get)
-        lines.append(f"**Is interpolation smooth?** Smoothest: {res[s_best]['title']} ({smooth[s_best]:.2f}); "
-                     f"jumpiest: {res[s_worst]['title']} ({smooth[s_worst]:.2f}; 1 = perfectly even steps).")
-    acc = {n: r["conditional_samples"]["cond_acc"] for n, r in res.items() if "conditional_samples" in r}
-    if acc:
-        a_best = max(acc, key=acc.get)
-        lines.append(f"**Draws the class you ask for most reliably:** {res[a_best]['title']} ({percent(acc[a_best])} "
+    free = [r for r in res.values() if not r.requires_labels]
+    if free:
+        even, uneven = min(free, key=lambda r: r.class_kl), max(free, key=lambda r: r.class_kl)
+        lines.append(f"**Which model covers every class?** Most evenly: {even.title} (imbalance {even.class_kl:.3f}); "
+                     f"least evenly: {uneven.title} ({uneven.class_kl:.3f}; 0 = all classes equally often).")
+    walked = [r for r in res.values() if r.smoothness is not None]
+    if walked:
+        s_best, s_worst = min(walked, key=lambda r: r.smoothness), max(walked, key=lambda r: r.smoothness)
+        lines.append(f"**Is interpolation smooth?** Smoothest: {s_best.title} ({s_best.smoothness:.2f}); "
+                     f"jumpiest: {s_worst.title} ({s_worst.smoothness:.2f}; 1 = perfectly even steps).")
+    told = [r for r in res.values() if r.cond_acc is not None]
+    if told:
+        a_best = max(told, key=lambda r: r.cond_acc)
+        lines.append(f"**Draws the class you ask for most reliably:** {a_best.title} ({percent(a_best.cond_acc)} "
                      f"recognised as that class by the evaluator).")
     for r in res.values():
-        if r.get("precision", "fp32") != "fp32" and "precision_check" in r:
-            c = r["precision_check"]
-            lines.append(f"*To save time, the pictures scored for {r['title']} were drawn with a shorter number "
-                         f"format ({r['precision']}) than the app's. Checked on {c['n']} pictures drawn both ways "
+        if r.number_format != "fp32" and r.precision_check:
+            c = r.precision_check
+            lines.append(f"*To save time, the pictures scored for {r.title} were drawn with a shorter number "
+                         f"format ({r.number_format}) than the app's. Checked on {c['n']} pictures drawn both ways "
                          f"from the same noise: the evaluator saw the same class in {c['same_class']:.0%} of them, "
                          f"and pixels differ by {c['mean_abs_pixel_diff']:.1%} on average.*")
     return "\n\n".join(lines)
+
 
 def speed_view(zoo: Zoo, dataset: str, progress: Progress = None) -> list[list]:
     """Sizes and a quick live timing of every model on this machine (batch 16)."""

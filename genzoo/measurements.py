@@ -1,0 +1,76 @@
+"""``checkpoints/<dataset>/metrics.json`` (what ``python -m genzoo evaluate`` wrote), read through one typed view."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+
+def _ms_per_image(latency: dict) -> Optional[float]:
+    """ms per picture at batch 16 (else the largest batch measured) with the model's own default sampler."""
+    first = next(iter(latency.values()))
+    if not isinstance(first, list) or not first:
+        return None
+    return ([r for r in first if r["batch"] == 16] or first[-1:])[0]["ms_per_image"]
+
+
+@dataclass(frozen=True)
+class ModelScores:
+    """One model's measurements. FID, precision, recall, class KL and sharpness are for pictures drawn without a
+    class (models that need one get random classes); ``cond_acc`` for labels cycling 0..9."""
+
+    name: str
+    title: str
+    fid: float
+    precision: float
+    recall: float
+    class_kl: float
+    sharpness: float
+    cond_acc: Optional[float]
+    smoothness: Optional[float]
+    reconstruction_mse: Optional[float]
+    elbo_nats: Optional[float]
+    ms_per_image: Optional[float]
+    network_runs: int
+    parameters: int
+    train_minutes: float
+    requires_labels: bool
+    guidance_curve: tuple[dict, ...]
+    number_format: str
+    precision_check: Optional[dict]
+
+    @classmethod
+    def from_result(cls, name: str, r: dict) -> "ModelScores":
+        u = r["unconditional"]
+        return cls(name=name, title=r["title"], fid=u["fid"], precision=u["precision"], recall=u["recall"],
+                   class_kl=u["class_kl"], sharpness=u["sharpness"],
+                   cond_acc=r.get("conditional_samples", {}).get("cond_acc"),
+                   smoothness=r.get("interpolation_smoothness"), reconstruction_mse=r.get("reconstruction_mse"),
+                   elbo_nats=r.get("elbo_nats"), ms_per_image=_ms_per_image(r["latency"]),
+                   network_runs=next(iter(r["network_evaluations"].values())), parameters=r["parameters"],
+                   train_minutes=r["training"]["time_s"] / 60, requires_labels=r["requires_labels"],
+                   guidance_curve=tuple(r.get("guidance_curve", ())), number_format=r.get("precision", "fp32"),
+                   precision_check=r.get("precision_check"))
+
+
+@dataclass(frozen=True)
+class Measurements:
+    dataset: str
+    n: int
+    floor_fid: float
+    classifier_accuracy: float
+    hardware: str
+    models: dict[str, ModelScores]
+
+    @classmethod
+    def from_dict(cls, m: dict) -> "Measurements":
+        return cls(dataset=m["dataset"], n=m["n"], floor_fid=m["floor_fid"],
+                   classifier_accuracy=m["classifier_test_accuracy"], hardware=m["hardware"],
+                   models={name: ModelScores.from_result(name, r) for name, r in m["models"].items()})
+
+    @classmethod
+    def load(cls, path: Path) -> Optional["Measurements"]:
+        """The file's measurements, or None when it does not exist yet."""
+        path = Path(path)
+        return cls.from_dict(json.loads(path.read_text())) if path.exists() else None

@@ -1,14 +1,8 @@
 """Measured comparison: quality, diversity, conditioning, sharpness and speed of every model,
 in the feature space of the project's own evaluator classifier.
 
-Metrics (fixed seeds, so reruns agree except for timings):
-  fid           Frechet distance between feature Gaussians of samples and the test set
-  floor_fid     the same for 10,000 real training images: what a perfect model would score
-  precision     share of samples inside the k-NN balls of real features (Kynkäänniemi et al. 2019, k = 5)
-  recall        share of real images inside the k-NN balls of sample features
-  class_kl      KL(predicted-class histogram || uniform) of unconditional samples (0 = every class equally)
-  cond_acc      share of conditional samples classified as the class asked for
-  sharpness     mean variance of the Laplacian, relative to real test images (1 = as sharp as real)
+Every measurement uses fixed seeds, so reruns agree except for timings; the metrics themselves are defined in
+``genzoo.metrics``, and ``genzoo.measurements`` reads what this module writes.
 """
 from __future__ import annotations
 

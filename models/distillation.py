@@ -80,7 +80,11 @@ class DistilledDDPM(DDPM):
             raise ValueError("the student must use its teacher's noise schedule")
         self._teacher = (teacher.eval().requires_grad_(False),)
         for net in (self.net, self.previous):
-            missing, unexpected = net.load_state_dict(teacher.net.state_dict(), strict=False)
+            try:
+                missing, unexpected = net.load_state_dict(teacher.net.state_dict(), strict=False)
+            except RuntimeError as exc:         # sizes differ: a smoke-sized student needs a smoke-sized teacher
+                first = str(exc).splitlines()[1].strip()
+                raise ValueError(f"the teacher's network is not the student's size: {first}") from None
             if unexpected or any(not k.startswith("guidance_mlp.") for k in missing):
                 raise ValueError(f"the teacher's network does not fit the student: {missing[:3]} {unexpected[:3]}")
 

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from .diffusion import DDPM, UNet
-from .samplers import SamplerSettings
+from .samplers import SamplerSettings, trailing_timesteps
 
 
 class DistilledDDPM(DDPM):
@@ -181,9 +181,7 @@ class DistilledDDPM(DDPM):
 
     def _grid(self, n: int, device) -> torch.Tensor:
         """The trailing grid of n steps followed by -1 (clean) and one more -1, so that i + 2 always exists."""
-        T = self.T
-        ts = (torch.arange(T, 0, -T / n, dtype=torch.float64).round() - 1).long()[:n]
-        return torch.cat([ts, torch.tensor([-1, -1])]).to(device)
+        return torch.cat([trailing_timesteps(self.T, n), torch.tensor([-1, -1])]).to(device)
 
     def loss(self, x, y):
         x0 = self.from_images(x)

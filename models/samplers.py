@@ -67,6 +67,11 @@ class NoiseSchedule(nn.Module):
 
 
 # -- samplers: set_timesteps(n) + step(eps, t, x, eta, generator) ---------------------
+def trailing_timesteps(T: int, n: int) -> torch.Tensor:
+    """T-1, T-1-T/n, ..., T/n-1 (diffusers' "trailing" spacing): the grid of n steps is every other point of 2n's."""
+    return (torch.arange(T, 0, -T / n, dtype=torch.float64).round() - 1).long()[:n]
+
+
 class Sampler:
     """Walks a descending subset of timesteps T-1 .. 0 of a schedule."""
 
@@ -83,7 +88,7 @@ class Sampler:
         if not 1 <= n <= T:
             raise ValueError(f"steps must lie in 1..{T}, got {n}")
         if spacing == "trailing":
-            ts = (torch.arange(T, 0, -T / n, dtype=torch.float64).round() - 1).long()[:n]
+            ts = trailing_timesteps(T, n)
         elif spacing == "linspace":
             ts = torch.linspace(T - 1, 0, n).round().long() if n > 1 else torch.tensor([T - 1])
         else:

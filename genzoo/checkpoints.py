@@ -55,6 +55,19 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether bfloat16 arithmetic is native here (a CUDA GPU that has it, or a CPU with AVX-512 BF16 or AMX). Where
+    it is not, autocast emulates it: measured 70 times slower than float32 for the distillation step on an AVX2 CPU."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def training_precision(spec: ModelSpec, device: torch.device) -> str:
+    """The number format a training run uses: the recipe's bf16 only where the hardware does bf16 natively."""
+    return "bf16" if spec.precision == "bf16" and native_bf16(device) else "fp32"
+
+
 def hardware() -> str:
     if torch.cuda.is_available():
         return f"GPU: {torch.cuda.get_device_name(0)}"
@@ -95,6 +108,21 @@ def recipe(spec: ModelSpec, train_images: Optional[int], batch_size: int) -> dic
             "ema_decay": spec.ema_decay, "precision": spec.precision, "base": spec.base}
 
 
+def precisions(epochs: list[dict], planned: str) -> str:
+    """The number formats the epochs ran in, e.g. "bf16 (epochs 1-8), fp32 (epochs 9-10)"; the recipe's where the
+    epochs did not record one."""
+    runs: list[list] = []
+    for e in epochs:
+        p = e.get("precision", planned)
+        if runs and runs[-1][0] == p:
+            runs[-1][2] = e["epoch"]
+        else:
+            runs.append([p, e["epoch"], e["epoch"]])
+    if len(runs) <= 1:
+        return runs[0][0] if runs else planned
+    return ", ".join(f"{p} (epochs {a}-{b})" if a != b else f"{p} (epoch {a})" for p, a, b in runs)
+
+
 def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooModel, history: dict,
                      metrics: Optional[dict] = None) -> None:
     """A README.md that says what the model is and how it was trained (from ``history['recipe']``)."""
@@ -118,7 +146,7 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
         f"| epochs | {len(epochs)} of {history.get('planned_epochs', spec.epochs_for(dataset))} |",
         f"| batch size / learning rate | {r['batch_size']} / {r['lr']} ({r['lr_schedule']}) |",
         f"| EMA decay | {r['ema_decay'] or 'none'} |",
-        f"| training precision | {r['precision']} |",
+        f"| training precision | {precisions(epochs, r['precision'])} |",
         f"| wall time | {total / 60:.1f} min |",
         f"| hardware | {history.get('hardware', 'unknown')} |",
     ]

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from models import ZooModel
 
 from .checkpoints import (HISTORY, WEIGHTS, checkpoint_root, hardware, load_folder, load_history, load_model, recipe,
-                          save_model, write_json, write_model_card)
+                          save_model, training_precision, write_json, write_model_card)
 from .data import load_split, to_unit
 from .imaging import save_grid
 from .registry import ModelSpec, get_spec, sampler_options
@@ -124,7 +124,11 @@ def train(opts: TrainOptions) -> Path:
         model.set_base(load_model(opts.dataset, spec.base, root=root, map_location=str(device)), x[:10000])
     optimizers = model.configure_optimizers(spec.lr)
     ema = EMA(model, spec.ema_decay) if spec.ema_decay else None
-    autocast = functools.partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=spec.precision == "bf16")
+    precision = training_precision(spec, device)
+    if precision != spec.precision:
+        print(f"{opts.dataset}/{spec.name}: this {device.type.upper()} has no native bfloat16, so it trains in float32 "
+              f"(its recipe's bf16 would be emulated, many times slower)", flush=True)
+    autocast = functools.partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
     steps_per_epoch = len(x) // batch_size
     if steps_per_epoch < 1:
         raise ValueError(f"batch size {batch_size} is larger than the {len(x)} training images")
@@ -192,7 +196,7 @@ def train(opts: TrainOptions) -> Path:
             if i % 10 == 0 or i == steps_per_epoch - 1:
                 bar.set_postfix({k: f"{v / (i + 1):.4g}" for k, v in list(sums.items())[:3]})
         record = {"epoch": epoch, **{k: v / steps_per_epoch for k, v in sums.items()},
-                  "lr": optimizers[0].param_groups[0]["lr"]}
+                  "lr": optimizers[0].param_groups[0]["lr"], "precision": precision}
         with ema.swapped() if ema is not None else contextlib.nullcontext():
             model.eval()
             model.on_epoch_end(x[:10000].to(device), y[:10000].to(device))

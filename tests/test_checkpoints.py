@@ -182,3 +182,25 @@ def test_a_retrain_runs_as_many_epochs_as_the_shipped_checkpoints_had(dataset):
     planned = {n: json.loads((root / n / "history.json").read_text())["planned_epochs"] for n in current}
     assert planned == {n: SPECS[n].epochs_for(dataset) for n in current}
     assert SPECS["ddpm-cosine"].epochs_for("fashion") == 40 and SPECS["ddpm-cosine"].epochs_for("mnist") == 20
+
+
+def test_bf16_recipe_trains_in_float32_where_bf16_is_emulated(monkeypatch):
+    """bf16 autocast on a CPU without native bf16 is emulated (70x slower measured): such a run uses float32."""
+    from genzoo import checkpoints
+    bf16 = next(s for s in SPECS.values() if s.precision == "bf16")
+    fp32 = next(s for s in SPECS.values() if s.precision == "fp32")
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(checkpoints, "native_bf16", lambda device: False)
+    assert checkpoints.training_precision(bf16, cpu) == "fp32"
+    monkeypatch.setattr(checkpoints, "native_bf16", lambda device: True)
+    assert checkpoints.training_precision(bf16, cpu) == "bf16"
+    assert checkpoints.training_precision(fp32, cpu) == "fp32"
+
+
+def test_model_card_states_each_epochs_precision():
+    from genzoo.checkpoints import precisions
+    epochs = [{"epoch": 1}, {"epoch": 2, "precision": "bf16"}, {"epoch": 3, "precision": "fp32"},
+              {"epoch": 4, "precision": "fp32"}]
+    assert precisions(epochs, "bf16") == "bf16 (epochs 1-2), fp32 (epochs 3-4)"
+    assert precisions(epochs[:2], "bf16") == "bf16"
+    assert precisions([], "fp32") == "fp32"

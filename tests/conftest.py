@@ -38,13 +38,14 @@ def synthetic_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory) -> Path:
-    """MNIST and FashionMNIST folders with 300 train / 100 test synthetic images each."""
+    """MNIST and FashionMNIST folders with 300 train / 100 test synthetic images each (the same bars, with their own
+    noise: a view that changes dataset shows other pictures)."""
     root = tmp_path_factory.mktemp("data")
-    for folder in ("MNIST", "FashionMNIST"):
+    for offset, folder in ((0, "MNIST"), (2, "FashionMNIST")):
         raw = root / folder / "raw"
         raw.mkdir(parents=True)
         for prefix, n, seed in (("train", 300, 0), ("t10k", 100, 1)):
-            x, y = synthetic_images(n, seed)
+            x, y = synthetic_images(n, seed + offset)
             _write_idx(raw / f"{prefix}-images-idx3-ubyte", x)
             _write_idx(raw / f"{prefix}-labels-idx1-ubyte", y)
     return root

@@ -96,6 +96,33 @@ def test_guidance_slider_follows_the_dataset(page):
     no_error_shown(page)
 
 
+def test_views_redraw_when_the_dataset_switches(page):
+    """Switching the dataset draws the views that show a class again, for the new dataset (the test's Fashion-MNIST
+    has only a few models: its autoencoders rebuild, and its real pictures are noised)."""
+    from genzoo.data import DATASETS
+
+    def first_picture(gallery):
+        wait_images(page, gallery, 2)
+        return page.locator(f"#{gallery} img").first.get_attribute("src")
+
+    before = {}
+    views = (("Reconstruct", "recon-gallery"), ("How diffusion works", "noised-gallery"))
+    for tab, gallery in views:
+        open_tab(page, tab)
+        before[gallery] = first_picture(gallery)
+    page.get_by_label(DATASETS["fashion"].title, exact=True).check()
+    for tab, gallery in views:
+        open_tab(page, tab)
+        page.wait_for_function("([sel, old]) => { const img = document.querySelector(sel + ' img');"
+                               " return img && img.complete && img.getAttribute('src') !== old; }",
+                               arg=[f"#{gallery}", before[gallery]], timeout=TIMEOUT)
+    shot(page, "06b-noised-after-switch")
+    no_error_shown(page)
+    page.get_by_label(DATASETS["mnist"].title, exact=True).check()
+    from playwright.sync_api import expect       # back on MNIST once the class pickers hold its classes again
+    expect(page.get_by_label("Test picture: class").first).to_have_value("0", timeout=TIMEOUT)
+
+
 def test_interpolate_tab(page):
     open_tab(page, "Interpolate")
     page.get_by_role("button", name="Interpolate", exact=True).click()

@@ -148,3 +148,24 @@ def test_the_epoch_slider_is_bounded(client, args, message):
 def test_negative_guidance_is_refused(client):
     with pytest.raises(Exception, match=OUT_OF_RANGE):
         client.predict("mnist", "7", -1.0, 4, 0, api_name="/pick_class")
+
+
+def test_every_input_control_gives_clear_messages_without_patching_gradio(tmp_path):
+    """Each control a listener reads is one of GenZoo's guarded subclasses (no rebinding of Gradio's methods), and it
+    still draws as Gradio's own front-end component."""
+    import gradio as gr
+
+    from genzoo.app import build_app
+    from genzoo.app.inputs import Guarded
+    from genzoo.zoo import Zoo
+
+    demo = build_app(Zoo(root=tmp_path, datasets=("mnist",), names=[]))
+    inputs = {id(b): b for fn in demo.fns.values() for b in fn.inputs if isinstance(b, gr.components.Component)}
+    assert inputs
+    for block in inputs.values():
+        assert isinstance(block, Guarded), f"{type(block).__name__} {block.label!r} is not guarded"
+        assert "preprocess" not in vars(block)
+        gradio_class = next(c for c in type(block).__mro__ if c.__module__.startswith("gradio."))
+        assert block.get_block_name() == gradio_class().get_block_name()
+    with pytest.raises(gr.Error, match="Seed: 'seven' is not a value"):
+        next(b for b in inputs.values() if b.label == "Seed").preprocess("seven")

@@ -8,7 +8,7 @@ from ..zoo import Zoo
 from . import (class_tab, data_tab, diffusion_tab, interpolate_tab, latent_tab, models_tab, reconstruct_tab,
                sample_tab, scoreboard_tab, training_tab)
 from .common import CSS, DATASET_CHOICES, DEFAULT_DATASET, class_names, model_choices
-from .inputs import guard_inputs
+from .inputs import Dropdown, Radio
 from .text import INTRO
 
 __all__ = ["CSS", "TABS", "build_app"]
@@ -23,14 +23,15 @@ def build_app(zoo: Zoo) -> gr.Blocks:
     # every 30 minutes, delete the pictures and GIFs Gradio cached for visitors more than an hour ago
     with gr.Blocks(title="GenZoo — how generative models draw", delete_cache=(1800, 3600)) as demo:
         gr.Markdown(INTRO)
-        dataset = gr.Radio(DATASET_CHOICES, value=default, label="Dataset")
+        dataset = Radio(DATASET_CHOICES, value=default, label="Dataset")
         unavailable = [f"- {e.dataset}/{e.spec.name}: {e.error}" for ds in zoo.entries.values()
                        for e in ds.values() if not e.ready]
         if unavailable:
             with gr.Accordion(f"{len(unavailable)} model(s) unavailable", open=False):
                 gr.Markdown("\n".join(unavailable))
         with gr.Tabs():
-            class_pickers = [picker for tab in TABS for picker in tab.build(zoo, dataset, default, demo)]
+            built = [tab.build(zoo, dataset, default, demo) for tab in TABS]
+        class_pickers = [picker for b in built for picker in b.classes]
 
         # model pickers (their choices are registry names) relabel "(unavailable)" for the dataset chosen
         pickers = [b for b in demo.blocks.values() if isinstance(b, (gr.CheckboxGroup, gr.Dropdown))
@@ -38,10 +39,14 @@ def build_app(zoo: Zoo) -> gr.Blocks:
 
         def switch(ds):
             names = list(class_names(ds))
-            classes = [gr.Dropdown(choices=(["any"] + names if d.value == "any" else names),
+            classes = [Dropdown(choices=(["any"] + names if d.value == "any" else names),
                                    value=("any" if d.value == "any" else names[0])) for d in class_pickers]
             return classes + [type(p)(choices=model_choices(zoo, ds, [v for _, v in p.choices])) for p in pickers]
 
-        dataset.change(switch, dataset, class_pickers + pickers, api_name="class_names")
-    guard_inputs(demo)
+        # every switch updates the pickers at once (not after the last switch's redraws), so a view never pairs one
+        # dataset with the other's class names
+        switched = dataset.change(switch, dataset, class_pickers + pickers, api_name="class_names",
+                                  trigger_mode="multiple")
+        for view in (v for b in built for v in b.redraws):     # then the views that show a class, drawn again
+            switched.then(**view)
     return demo

@@ -7,8 +7,10 @@ import gradio as gr
 
 from ..registry import default_guidance
 from ..zoo import Zoo
-from .common import (HEAVY, MAX_SAMPLES, MAX_SEED, caption, clamp_int, class_dropdown, class_index, class_names, draw,
-                     friendly, Gallery, gallery, on_load, Progress, progress_adapter, sampler_options, title)
+from .inputs import Number, Slider
+from .common import (Built, redraw, HEAVY, MAX_SAMPLES, MAX_SEED, caption, clamp_int, class_dropdown, class_index,
+                     class_names, draw, friendly, Gallery, gallery, on_load, Progress, progress_adapter,
+                     sampler_options, title)
 from .text import TEXT
 
 def class_view(zoo: Zoo, dataset: str, class_name, n: int = 8, seed: int = 0, guidance: Optional[float] = None,
@@ -37,18 +39,18 @@ def class_view(zoo: Zoo, dataset: str, class_name, n: int = 8, seed: int = 0, gu
     return out
 
 
-def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     names = list(class_names(default))
     with gr.Tab("Pick a class", id="class"):
         gr.Markdown(TEXT["class"])
         with gr.Row():
             cls = class_dropdown(names, value=names[3], label="Class")
-            guidance = gr.Slider(0, 6, value=default_guidance(default), step=0.25,
+            guidance = Slider(0, 6, value=default_guidance(default), step=0.25,
                                  label="Guidance strength (diffusion models)", elem_id="guidance",
                                  info="0 = ignore the class · 1 = follow it · higher = more typical, less varied. "
                                       "It starts where this dataset's pictures measured best.")
-            n = gr.Slider(1, 32, value=8, step=1, label="How many pictures")
-            seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
+            n = Slider(1, 32, value=8, step=1, label="How many pictures")
+            seed = Number(value=0, precision=0, minimum=0, label="Seed")
         go_ = gr.Button("Draw this class", variant="primary")
         out = gallery("Each model's pictures of the class", elem_id="class-gallery", strips=True)
 
@@ -60,4 +62,5 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
     demo.load(on_load(run, 1), [dataset, cls, guidance, n, seed], out, api_name="pick_class_on_load",
               concurrency_id=HEAVY)
     dataset.change(default_guidance, dataset, guidance, api_name="guidance_on_switch")
-    return [cls]
+    return Built([cls], [redraw(run, [dataset, cls, guidance, n, seed], [out], "pick_class_on_switch",
+                                 concurrency_id=HEAVY)])

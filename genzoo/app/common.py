@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, NamedTuple, Optional, Sequence
 
 import gradio as gr
 import numpy as np
@@ -27,6 +27,7 @@ from ..imaging import to_pil
 from ..measurements import Measurements
 from ..registry import SPECS
 from ..zoo import Zoo
+from .inputs import Dropdown, Sketchpad
 
 Progress = Optional[Callable[[float, str], None]]
 Gallery = list[tuple[Image.Image, str]]
@@ -267,6 +268,18 @@ def friendly(fn: Callable) -> Callable:
     return wrapper
 
 
+class Built(NamedTuple):
+    """What a tab hands the composer: its class pickers, which follow the dataset, and the views to draw again once
+    the dataset has switched and the pickers have followed (each the keyword arguments of one listener)."""
+    classes: tuple = ()
+    redraws: tuple[dict, ...] = ()
+
+
+def redraw(fn: Callable, inputs: list, outputs: list, api_name: str, **kwargs) -> dict:
+    """A view to draw again after a dataset switch; its outputs stay as they are where it cannot be shown."""
+    return dict(fn=on_load(fn, len(outputs)), inputs=inputs, outputs=outputs, api_name=api_name, **kwargs)
+
+
 def on_load(fn: Callable, outputs: int = 1) -> Callable:
     """A ``friendly`` view for ``demo.load``: when it cannot be shown (a model unavailable, no measurements yet), its
     outputs stay as they are instead of greeting the visitor with an error; the button still says why."""
@@ -290,12 +303,12 @@ def model_choices(zoo: Zoo, dataset: str, names) -> list[tuple[str, str]]:
 
 def class_dropdown(choices, **kwargs) -> gr.Dropdown:
     """A class picker; its choices follow the dataset, so the server accepts any value and the view checks it."""
-    return gr.Dropdown(choices, allow_custom_value=True, **kwargs)
+    return Dropdown(choices, allow_custom_value=True, **kwargs)
 
 
 def sketchpad(label: str, elem_id=None) -> gr.Sketchpad:
     """A square canvas with a thick black brush (pick the brush tool first)."""
-    return gr.Sketchpad(label=f"{label} — pick the brush on the left, then draw", elem_id=elem_id, type="numpy",
+    return Sketchpad(label=f"{label} — pick the brush on the left, then draw", elem_id=elem_id, type="numpy",
                         image_mode="RGBA", canvas_size=(280, 280), layers=False, transforms=(),
                         brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"))
 

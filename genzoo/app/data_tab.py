@@ -7,7 +7,7 @@ import gradio as gr
 
 from ..imaging import grid_pil
 from ..zoo import Zoo
-from .common import on_load, Gallery, class_names, friendly, gallery
+from .common import Built, on_load, Gallery, class_names, friendly, gallery
 from .text import TEXT
 
 
@@ -24,7 +24,7 @@ def data_view(zoo: Zoo, dataset: str, per_class: int = 12) -> tuple[Gallery, lis
     return tiles, rows
 
 
-def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     with gr.Tab("Data", id="data"):
         gr.Markdown(TEXT["data"])
         show = gr.Button("Show the data", variant="primary")
@@ -35,4 +35,4 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
     show.click(fn, dataset, [images, counts], api_name="data")
     dataset.change(fn, dataset, [images, counts], api_name="data_on_switch")
     demo.load(on_load(fn, 2), dataset, [images, counts], api_name="data_on_load")
-    return []
+    return Built()

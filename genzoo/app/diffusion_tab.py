@@ -14,8 +14,10 @@ from models.diffusion import DiffusionBase
 from .. import explore, plots
 from ..registry import SPECS, featured
 from ..zoo import Zoo
-from .common import (Memo, HEAVY, MAX_SEED, big, clamp_int, class_dropdown, class_index, class_names, friendly, Gallery,
-                     gallery, model_choices, on_load, Progress, progress_adapter, sampler_options, test_image)
+from .inputs import Dropdown, Number, Slider
+from .common import (Built, redraw, Memo, HEAVY, MAX_SEED, big, clamp_int, class_dropdown, class_index, class_names,
+                     friendly, Gallery, gallery, model_choices, on_load, Progress, progress_adapter, sampler_options,
+                     test_image)
 from .text import TEXT
 
 REVERSE = Memo()
@@ -73,7 +75,7 @@ def reverse_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int = 0, s
     return REVERSE.get((id(zoo), dataset, name, k, seed, steps), compute)
 
 
-def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     names = list(class_names(default))
     with gr.Tab("How diffusion works", id="diffusion"):
         gr.Markdown(TEXT["diffusion"])
@@ -83,16 +85,16 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
         gr.Markdown("### Adding noise")
         with gr.Row():
             cls = class_dropdown(names, value=names[5], label="Picture: class")
-            idx = gr.Number(value=0, precision=0, minimum=0, label="Picture: number")
-            t = gr.Slider(0, 999, value=300, step=1, label="Step t (0 = clean, 999 = pure noise)")
-        noised = gallery("The same picture at step t", columns=3)
+            idx = Number(value=0, precision=0, minimum=0, label="Picture: number")
+            t = Slider(0, 999, value=300, step=1, label="Step t (0 = clean, 999 = pure noise)")
+        noised = gallery("The same picture at step t", columns=3, elem_id="noised-gallery")
         gr.Markdown("### Removing noise, step by step")
         with gr.Row():
-            model = gr.Dropdown(model_choices(zoo, default, diffusion_models()), value=featured("diffusion")[0],
+            model = Dropdown(model_choices(zoo, default, diffusion_models()), value=featured("diffusion")[0],
                                 label="Model")
             target = class_dropdown(["any"] + names, value="any", label="Class to draw")
-            seed = gr.Number(value=0, precision=0, minimum=0, label="Seed")
-            steps = gr.Slider(10, 200, value=50, step=1, label="Steps")
+            seed = Number(value=0, precision=0, minimum=0, label="Seed")
+            steps = Slider(10, 200, value=50, step=1, label="Steps")
         go_ = gr.Button("Run the reverse process", variant="primary")
         with gr.Row():
             frames = gallery("Snapshots: noisy picture | the network's guess", columns=5, elem_id="reverse-gallery")
@@ -111,4 +113,6 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
     demo.load(on_load(run, 2), [dataset, model, target, seed, steps], [frames, final],
               api_name="reverse_process_on_load",
               concurrency_id=HEAVY)
-    return [cls, target]
+    return Built([cls, target], [redraw(noising, [dataset, cls, idx, t], [noised], "noising_on_switch"),
+                                 redraw(run, [dataset, model, target, seed, steps], [frames, final],
+                                        "reverse_process_on_switch", concurrency_id=HEAVY)])

@@ -1,18 +1,18 @@
 """Clear messages for values a control cannot take, and pictures checked from their header before decoding.
 
 Gradio turns a value its component cannot preprocess (a word for a number, a file that is not a picture) into a
-generic error. ``guard_inputs`` wraps each input component's ``preprocess`` so the visitor reads which control and
-why; range checks stay Gradio's own, which already name the limit.
+generic error. The input controls here are Gradio's, with ``Guarded`` mixed in, so the visitor reads which control
+and why; range checks stay Gradio's own, which already name the limit.
 """
 from __future__ import annotations
 
 import gradio as gr
 from gradio.data_classes import FileData
-from PIL import Image, UnidentifiedImageError
+from PIL import Image as PILImage, UnidentifiedImageError
 
 #: the largest picture read from an upload, checked from its header before anything is decoded
 MAX_UPLOAD_PIXELS = 4000 * 4000
-Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS      # and Pillow refuses twice that anywhere in the process
+PILImage.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS      # and Pillow refuses twice that anywhere in the process
 
 
 def _uploaded_files(payload) -> list[str]:
@@ -26,9 +26,9 @@ def _uploaded_files(payload) -> list[str]:
 def _check_picture(path: str, label: str) -> None:
     """Refuse a file that is not a picture, or one too large to decode, reading only its header."""
     try:
-        with Image.open(path) as im:
+        with PILImage.open(path) as im:
             w, h = im.size
-    except Image.DecompressionBombError:
+    except PILImage.DecompressionBombError:
         w = h = None
     except (UnidentifiedImageError, OSError):
         raise gr.Error(f"{label}: this file is not a picture GenZoo can read (use PNG or JPEG)",
@@ -39,28 +39,57 @@ def _check_picture(path: str, label: str) -> None:
                        "(4,000 × 4,000). Make it smaller and try again.", print_exception=False)
 
 
-def guard_inputs(demo: gr.Blocks) -> None:
-    """Give every input control a clear message for values it cannot take (wrong type, missing, not a picture,
-    a picture too large), instead of Gradio's generic error. Range checks stay Gradio's own, which already name
-    the limit; pictures are checked from their header before any decoding."""
-    for block in demo.blocks.values():
-        if not isinstance(block, gr.components.Component) or not hasattr(block, "preprocess"):
-            continue
-        label = block.label or type(block).__name__
+class Guarded:
+    """Mixed into an input control: a value it cannot take (wrong type, missing, not a picture, a picture too large)
+    gets a message naming the control and why, instead of Gradio's generic error. Range checks stay Gradio's own,
+    which already name the limit; pictures are checked from their header before any decoding. Subclassing a
+    component and overriding ``preprocess`` is Gradio's public route for custom components."""
 
-        images = isinstance(block, (gr.Image, gr.ImageEditor))
+    def preprocess(self, payload):
+        label = self.label or type(self).__name__
+        if isinstance(self, (gr.Image, gr.ImageEditor)) and payload is not None:
+            for path in _uploaded_files(payload):
+                _check_picture(path, label)
+        try:
+            return super().preprocess(payload)
+        except gr.Error:
+            raise
+        except Exception:
+            shown = repr(payload) if len(repr(payload)) <= 40 else repr(payload)[:40] + "…"
+            raise gr.Error(f"{label}: {shown} is not a value this control accepts", print_exception=False) from None
 
-        def preprocess(payload, _original=block.preprocess, _label=label, _images=images):
-            if _images and payload is not None:
-                for path in _uploaded_files(payload):
-                    _check_picture(path, _label)
-            try:
-                return _original(payload)
-            except gr.Error:
-                raise
-            except Exception:
-                shown = repr(payload) if len(repr(payload)) <= 40 else repr(payload)[:40] + "…"
-                raise gr.Error(f"{_label}: {shown} is not a value this control accepts",
-                               print_exception=False) from None
+    def get_block_name(self) -> str:
+        """The front-end component to draw: the Gradio component's own (a template such as Sketchpad names its
+        parent's), not this mixin's."""
+        base = next(c for c in type(self).__mro__ if c.__module__.startswith("gradio."))
+        return (base.__base__ if "is_template" in vars(base) else base).__name__.lower()
 
-        block.preprocess = preprocess
+    get_block_class = get_block_name
+
+
+class Number(Guarded, gr.Number):
+    pass
+
+
+class Slider(Guarded, gr.Slider):
+    pass
+
+
+class Radio(Guarded, gr.Radio):
+    pass
+
+
+class Dropdown(Guarded, gr.Dropdown):
+    pass
+
+
+class CheckboxGroup(Guarded, gr.CheckboxGroup):
+    pass
+
+
+class Image(Guarded, gr.Image):
+    pass
+
+
+class Sketchpad(Guarded, gr.Sketchpad):
+    pass

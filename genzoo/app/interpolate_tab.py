@@ -14,9 +14,10 @@ from .. import explore
 from ..imaging import gif_bytes, grid_pil, labelled_rows
 from ..registry import featured
 from ..zoo import Zoo
-from .common import (HEAVY, MAX_FRAMES, MAX_SEED, caption, clamp_int, class_dropdown, class_index, class_names,
-                     drawing_array, drawing_style, friendly, Memo, on_load, Progress, progress_adapter, sampler_options,
-                     sketchpad, test_image, title)
+from .inputs import Number, Slider
+from .common import (Built, redraw, HEAVY, MAX_FRAMES, MAX_SEED, caption, clamp_int, class_dropdown, class_index,
+                     class_names, drawing_array, drawing_style, friendly, Memo, on_load, Progress, progress_adapter,
+                     sampler_options, sketchpad, test_image, title)
 from .text import TEXT
 
 KEEP_FILES = 32          # interpolation GIFs kept on disk; older ones are deleted
@@ -97,20 +98,20 @@ def _paths(zoo: Zoo, dataset: str, a: torch.Tensor, b: torch.Tensor, seed_a: int
 
 
 
-def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     names = list(class_names(default))
     with gr.Tab("Interpolate", id="interpolate"):
         gr.Markdown(TEXT["interpolate"])
         with gr.Row():
             with gr.Column():
                 class_a = class_dropdown(names, value=names[1], label="First picture: class")
-                index_a = gr.Number(value=0, precision=0, minimum=0, label="First picture: number")
+                index_a = Number(value=0, precision=0, minimum=0, label="First picture: number")
                 class_b = class_dropdown(names, value=names[7], label="Second picture: class")
-                index_b = gr.Number(value=0, precision=0, minimum=0, label="Second picture: number")
+                index_b = Number(value=0, precision=0, minimum=0, label="Second picture: number")
             with gr.Column():
-                seed_a = gr.Number(value=1, precision=0, minimum=0, label="GAN / diffusion: first seed")
-                seed_b = gr.Number(value=2, precision=0, minimum=0, label="GAN / diffusion: second seed")
-                frames = gr.Slider(3, MAX_FRAMES, value=10, step=1, label="Frames")
+                seed_a = Number(value=1, precision=0, minimum=0, label="GAN / diffusion: first seed")
+                seed_b = Number(value=2, precision=0, minimum=0, label="GAN / diffusion: second seed")
+                frames = Slider(3, MAX_FRAMES, value=10, step=1, label="Frames")
             drawing = sketchpad("Or draw the first picture", elem_id="interp-sketch")
         go_ = gr.Button("Interpolate", variant="primary")
         strips = gr.Image(label="Paths, first to last (the autoencoders' rows start and end with the two real "
@@ -130,4 +131,5 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
     go_.click(run, inputs, [strips, gif, gif_file, table], api_name="interpolate", concurrency_id=HEAVY)
     demo.load(on_load(run, 4), inputs, [strips, gif, gif_file, table], api_name="interpolate_on_load",
               concurrency_id=HEAVY)
-    return [class_a, class_b]
+    return Built([class_a, class_b], [redraw(run, inputs, [strips, gif, gif_file, table], "interpolate_on_switch",
+                                            concurrency_id=HEAVY)])

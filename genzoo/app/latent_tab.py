@@ -14,7 +14,8 @@ from .. import explore, plots
 from ..imaging import grid_pil
 from ..registry import SPECS, featured
 from ..zoo import Zoo
-from .common import (HEAVY, big, class_dropdown, class_names, friendly, Gallery, gallery, model_choices, on_load,
+from .inputs import Dropdown, Number, Slider
+from .common import (Built, HEAVY, big, class_dropdown, class_names, friendly, Gallery, gallery, model_choices, on_load,
                      prepared_drawing, sketchpad, test_image, title)
 from .text import TEXT
 
@@ -100,11 +101,11 @@ def latent_drawing(zoo: Zoo, dataset: str, name: str, drawing) -> tuple[go.Figur
     return fig, tiles
 
 
-def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     names = list(class_names(default))
     with gr.Tab("Latent map", id="latent"):
         gr.Markdown(TEXT["latent"])
-        model = gr.Dropdown(model_choices(zoo, default, latent_models()), value=featured("latent")[0], label="Model")
+        model = Dropdown(model_choices(zoo, default, latent_models()), value=featured("latent")[0], label="Model")
         show = gr.Button("Show the map", variant="primary")
         note = gr.Markdown()
         with gr.Row():
@@ -112,12 +113,12 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
             plane = gr.Image(label="2-D VAE: decoded grid of its code plane", type="pil", format="png")
         with gr.Row():
             with gr.Column():
-                u = gr.Slider(-4, 4, value=0, step=0.05, label="Position along direction 1")
-                v = gr.Slider(-4, 4, value=0, step=0.05, label="Position along direction 2")
+                u = Slider(-4, 4, value=0, step=0.05, label="Position along direction 1")
+                v = Slider(-4, 4, value=0, step=0.05, label="Position along direction 2")
                 decoded = gr.Image(label="That point, decoded", type="pil", format="png", height=200)
             with gr.Column():
                 cls = class_dropdown(names, value=names[0], label="A test picture: class")
-                idx = gr.Number(value=0, precision=0, minimum=0, label="A test picture: number")
+                idx = Number(value=0, precision=0, minimum=0, label="A test picture: number")
                 locate = gr.Button("Find it on the map")
                 with gr.Row():
                     picked = gr.Image(label="The test picture", type="pil", format="png", height=150)
@@ -144,4 +145,4 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
                  api_name="latent_locate")
     place.click(over_zoo(latent_drawing), [dataset, model, drawing], [fig, neighbours],
                 api_name="latent_drawing", concurrency_id=HEAVY)
-    return [cls]
+    return Built([cls])

@@ -10,7 +10,8 @@ from .. import guide
 from ..data import dataset_info
 from ..registry import SPECS, featured, sampler_options
 from ..zoo import Zoo
-from .common import on_load, friendly, metrics
+from .inputs import Dropdown
+from .common import Built, on_load, friendly, metrics
 from .text import TEXT
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
@@ -55,13 +56,13 @@ def guide_advice(zoo: Zoo, dataset: str) -> str:
     return "**Which model should I use?** " + guide.advice(metrics(zoo, dataset))
 
 
-def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     with gr.Tab("Models", id="models"):
         gr.Markdown(TEXT["models"])
         advice = gr.Markdown(elem_id="guide-advice")
         table = gr.Dataframe(headers=guide.CAPABILITY_HEADERS, label="What each model can do (read from the models)",
                              interactive=False, elem_id="guide-table", wrap=True)
-        model = gr.Dropdown([(s.title, n) for n, s in SPECS.items()], value=featured("sample")[0],
+        model = Dropdown([(s.title, n) for n, s in SPECS.items()], value=featured("sample")[0],
                             label="Tell me about")
         about = gr.Markdown(latex_delimiters=LATEX, elem_id="guide-about")
         layers = gr.Dataframe(headers=["layer", "type", "output shape", "parameters"],
@@ -72,4 +73,4 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
     show = friendly(functools.partial(guide_model, zoo))
     model.change(show, [dataset, model], [about, layers], api_name="guide_model")
     demo.load(show, [dataset, model], [about, layers], api_name="guide_model_on_load")
-    return []
+    return Built()

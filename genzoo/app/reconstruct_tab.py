@@ -7,8 +7,9 @@ import gradio as gr
 
 from ..registry import featured
 from ..zoo import Zoo
-from .common import (HEAVY, big, class_dropdown, class_names, friendly, Gallery, gallery, on_load, prepared_drawing,
-                     sketchpad, test_image, title)
+from .inputs import Number, Radio
+from .common import (Built, redraw, HEAVY, big, class_dropdown, class_names, friendly, Gallery, gallery, on_load,
+                     prepared_drawing, sketchpad, test_image, title)
 from .text import TEXT
 
 def reconstruct_view(zoo: Zoo, dataset: str, source: str, class_name, index,
@@ -35,16 +36,16 @@ def reconstruct_view(zoo: Zoo, dataset: str, source: str, class_name, index,
     return tiles, (big(x[0]), big(best[0])), rows
 
 
-def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     names = list(class_names(default))
     with gr.Tab("Reconstruct", id="reconstruct"):
         gr.Markdown(TEXT["reconstruct"])
         with gr.Row():
             with gr.Column():
-                source = gr.Radio(["test image", "drawing"], value="test image", label="Rebuild",
+                source = Radio(["test image", "drawing"], value="test image", label="Rebuild",
                                   elem_id="recon-source")
                 cls = class_dropdown(names, value=names[2], label="Test picture: class")
-                idx = gr.Number(value=0, precision=0, minimum=0, label="Test picture: number")
+                idx = Number(value=0, precision=0, minimum=0, label="Test picture: number")
             drawing = sketchpad("Your drawing", elem_id="recon-sketch")
         go_ = gr.Button("Rebuild", variant="primary")
         out = gallery("Input and each autoencoder's rebuild", columns=6, elem_id="recon-gallery")
@@ -56,4 +57,5 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
               concurrency_id=HEAVY)
     demo.load(on_load(view, 3), [dataset, source, cls, idx, drawing], [out, slider, table],
               api_name="reconstruct_on_load")
-    return [cls]
+    return Built([cls], [redraw(view, [dataset, source, cls, idx, drawing], [out, slider, table],
+                                 "reconstruct_on_switch", concurrency_id=HEAVY)])

@@ -8,8 +8,9 @@ import gradio as gr
 
 from ..registry import SPECS, featured
 from ..zoo import Zoo
-from .common import (HEAVY, MAX_SAMPLES, MAX_SEED, caption, clamp_int, draw, friendly, Gallery, gallery, known_names,
-                     model_choices, on_load, Progress, progress_adapter, sampler_options, title)
+from .inputs import CheckboxGroup, Number, Radio, Slider
+from .common import (Built, redraw, HEAVY, MAX_SAMPLES, MAX_SEED, caption, clamp_int, draw, friendly, Gallery, gallery,
+                     known_names, model_choices, on_load, Progress, progress_adapter, sampler_options, title)
 from .text import TEXT
 
 
@@ -30,23 +31,23 @@ def sample_view(zoo: Zoo, dataset: str, names: Sequence[str], n: int = 16, seed:
     return out
 
 
-def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     names = [n for n in SPECS if SPECS[n].generative]
     ready = zoo.ready(default)
     with gr.Tab("Sample", id="sample"):
         gr.Markdown(TEXT["sample"])
         with gr.Row():
-            models = gr.CheckboxGroup(model_choices(zoo, default, names), label="Models",
+            models = CheckboxGroup(model_choices(zoo, default, names), label="Models",
                                       value=[n for n in featured("sample") if n in ready], scale=3)
             with gr.Column(scale=1):
-                n = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="How many pictures")
-                seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
+                n = Slider(1, MAX_SAMPLES, value=16, step=1, label="How many pictures")
+                seed = Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
         with gr.Accordion("Diffusion settings", open=False):
-            sampler = gr.Radio([("DDIM (fast, few steps)", "ddim"),
+            sampler = Radio([("DDIM (fast, few steps)", "ddim"),
                                 ("DPM-Solver++ (a second-order solver: as good in fewer steps)", "dpm++2m"),
                                 ("DDPM (the original: 1,000 steps, slow)", "ddpm")],
                                value="ddim", label="Sampler")
-            steps = gr.Slider(5, 200, value=50, step=1,
+            steps = Slider(5, 200, value=50, step=1,
                               label="Steps for DDIM or DPM-Solver++ (more = slower, a little better)")
         with gr.Row():
             go_ = gr.Button("Draw", variant="primary")
@@ -63,4 +64,4 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
     demo.load(on_load(run, 1), inputs, out, api_name="sample_on_load", concurrency_id=HEAVY)
     surprise.click(lambda: random.randint(0, 99_999), None, seed, api_name="new_seed").then(
         run, inputs, out, api_name="sample_new_seed", concurrency_id=HEAVY)
-    return []
+    return Built(redraws=[redraw(run, inputs, [out], "sample_on_switch", concurrency_id=HEAVY)])

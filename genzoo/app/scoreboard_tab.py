@@ -13,7 +13,7 @@ from ..evaluation import percent
 from ..measurements import Measurements
 from ..registry import SPECS
 from ..zoo import Zoo
-from .common import on_load, HEAVY, Progress, friendly, metrics, progress_adapter, sampler_options, title
+from .common import Built, on_load, HEAVY, Progress, friendly, metrics, progress_adapter, sampler_options, title
 from .text import TEXT
 
 SCORE_HEADERS = ["model", "FID ↓", "precision ↑", "recall ↑", "class imbalance ↓", "class accuracy ↑",
@@ -126,7 +126,7 @@ def speed_view(zoo: Zoo, dataset: str, progress: Progress = None) -> list[list]:
     return rows
 
 
-def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     with gr.Tab("Scoreboard", id="scoreboard"):
         gr.Markdown(TEXT["scoreboard"])
         show = gr.Button("Show the scoreboard", variant="primary")
@@ -153,4 +153,4 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
         return speed_view(zoo, ds, progress_adapter(progress))
 
     measure.click(run, dataset, speed, api_name="speed", concurrency_id=HEAVY)
-    return []
+    return Built()

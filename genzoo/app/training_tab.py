@@ -12,7 +12,8 @@ from PIL import Image
 from .. import plots
 from ..registry import SPECS, featured
 from ..zoo import Zoo
-from .common import on_load, Gallery, clamp_int, friendly, gallery, known_names, model_choices, title
+from .inputs import CheckboxGroup, Slider
+from .common import Built, on_load, Gallery, clamp_int, friendly, gallery, known_names, model_choices, title
 from .text import TEXT
 
 
@@ -66,15 +67,15 @@ def loss_curves(zoo: Zoo, dataset: str, names: Sequence[str]) -> tuple[go.Figure
     return loss, gan
 
 
-def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     names = [n for n in SPECS if SPECS[n].generative]
     ready = zoo.ready(default)
     with gr.Tab("Training", id="training"):
         gr.Markdown(TEXT["training"])
-        models = gr.CheckboxGroup(model_choices(zoo, default, names), label="Models",
+        models = CheckboxGroup(model_choices(zoo, default, names), label="Models",
                                   value=[n for n in featured("training") if n in ready])
         last = max([e for n in names for e in epochs_available(zoo, default, n)] or [1])
-        epoch = gr.Slider(1, max(last, 2), value=last, step=1, label="Epoch (all models in step; they open at the end)")
+        epoch = Slider(1, max(last, 2), value=last, step=1, label="Epoch (all models in step; they open at the end)")
         grids = gallery("Samples from the same fixed noise after that epoch", columns=3, elem_id="training-gallery")
         show = gr.Button("Show loss curves", variant="primary")
         with gr.Row():
@@ -88,4 +89,4 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> list:
     for event, when in ((demo.load, "load"), (dataset.change, "switch")):     # opened, and the dataset changed
         event(on_load(view, 1), [dataset, models, epoch], grids, api_name=f"training_grids_on_{when}")
         event(on_load(curves, 2), [dataset, models], [loss, gan], api_name=f"loss_curves_on_{when}")
-    return []
+    return Built()

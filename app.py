@@ -7,12 +7,14 @@ $GENZOO_HUB_REPO (falling back to ./checkpoints when the Hub cannot be reached).
 """
 import logging
 import os
+from pathlib import Path
 
 import torch
 
 from genzoo.app import CSS, build_app
 from genzoo.zoo import Zoo
 
+FAVICON = Path(__file__).parent / "assets" / "favicon.png"
 THREADS = int(os.environ.get("GENZOO_THREADS", "2"))   # a basic Space has 2 vCPUs
 
 
@@ -28,4 +30,6 @@ def create_app():
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     port = int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", 7860)))
-    create_app().launch(max_file_size="5mb", server_port=port, css=CSS)
+    # the public actions are also tools for AI assistants, at /gradio_api/mcp (Gradio's MCP server)
+    create_app().launch(max_file_size="5mb", server_port=port, css=CSS, mcp_server=True,
+                        favicon_path=str(FAVICON))

@@ -212,6 +212,28 @@ def _from_hub(repo_id: str, dataset: str, name: str) -> Optional[Path]:
     return folder if (folder / CONFIG).exists() else None
 
 
+#: what the app reads from a checkpoint repository (the layout ``python -m genzoo publish`` uploads)
+HUB_PATTERNS = ("{ds}/*.json", "{ds}/*.npz", "{ds}/*/*.json", "{ds}/*/*.safetensors", "{ds}/*/README.md",
+                "{ds}/*/samples/*.png")
+
+
+def hub_snapshot(repo_id: str, datasets) -> Optional[Path]:
+    """Download the app's part of a checkpoint repository (all of it but training state) in one go, and return its
+    folder; None when the Hub cannot be reached or the repository is unknown (the app then uses local files)."""
+    from huggingface_hub import snapshot_download
+
+    if repo_id in _UNREACHABLE:
+        return None
+    try:
+        local = snapshot_download(repo_id, allow_patterns=[p.format(ds=ds) for ds in datasets for p in HUB_PATTERNS],
+                                  ignore_patterns=["*/training_state*"], etag_timeout=5)
+    except Exception as exc:  # offline, unknown repo, no permission, ...
+        _UNREACHABLE.add(repo_id)
+        log.warning("Hugging Face Hub repo %s unreachable (%s); using local checkpoints", repo_id, type(exc).__name__)
+        return None
+    return Path(local)
+
+
 def find_checkpoint(dataset: str, name: str, root: Optional[Path] = None, repo_id: Optional[str] = None) -> Path:
     """The folder to load from: the Hub's copy when configured and reachable, else the local one."""
     repo_id = repo_id if repo_id is not None else hub_repo()

@@ -216,7 +216,22 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-root")
     e.add_argument("--out", help="checkpoint root (default: checkpoints/)")
     e.set_defaults(fn=_export_data)
+
+    u = sub.add_parser("publish", help="upload the app to a Hugging Face Space and the checkpoints to a model "
+                                       "repository (token: HF_TOKEN or `hf auth login`)")
+    u.add_argument("--space", required=True, metavar="OWNER/NAME", help="the Space to create or update")
+    u.add_argument("--checkpoints-repo", metavar="OWNER/NAME",
+                   help="a model repository for the checkpoints (default: inside the Space)")
+    u.add_argument("--checkpoints", help="checkpoint root (default: checkpoints/)")
+    u.add_argument("--dry-run", action="store_true", help="list every file with its size and upload nothing")
+    u.set_defaults(fn=_publish)
     return p
+
+
+def _publish(args) -> None:
+    from .publish import publish
+
+    publish(args.space, args.checkpoints_repo, dry_run=args.dry_run, checkpoints=args.checkpoints)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,8 @@ import torch
 
 from models import ZooModel, count_parameters
 
-from .checkpoints import CheckpointError, checkpoint_root, find_checkpoint, load_folder, load_history
+from .checkpoints import (CheckpointError, checkpoint_root, find_checkpoint, hub_repo, hub_snapshot, load_folder,
+                          load_history)
 from .data import DATASETS, dataset_info, load_split
 from .registry import SPECS, ModelSpec
 
@@ -89,8 +90,16 @@ class Zoo:
     """Loads every registry model for every dataset once; a missing or broken one is kept with its reason."""
 
     def __init__(self, root: Optional[Path] = None, repo_id: Optional[str] = None,
-                 datasets: tuple[str, ...] = tuple(DATASETS), names: Optional[list[str]] = None):
+                 datasets: tuple[str, ...] = tuple(DATASETS), names: Optional[list[str]] = None,
+                 device: Optional[str] = None):
+        from .hosting import DEVICE
+
+        self.device = torch.device(device) if device else DEVICE
         self.root = Path(root or checkpoint_root())
+        repo_id = repo_id if repo_id is not None else hub_repo()
+        hub = hub_snapshot(repo_id, datasets) if repo_id else None
+        if hub is not None:            # the Hub's copy of the whole layout: models, data subsets and measurements
+            self.root, repo_id = hub, ""
         self.entries: dict[str, dict[str, Entry]] = {}
         self.data: dict[str, Optional[DataSubset]] = {}
         self.data_errors: dict[str, str] = {}
@@ -109,7 +118,7 @@ class Zoo:
         entry = Entry(dataset, spec)
         try:
             entry.folder = find_checkpoint(dataset, spec.name, self.root, repo_id)
-            entry.model = load_folder(spec.cls, entry.folder).requires_grad_(False)
+            entry.model = load_folder(spec.cls, entry.folder, map_location=str(self.device)).requires_grad_(False)
             entry.history = load_history(entry.folder)
         except CheckpointError as exc:
             entry.error = str(exc)

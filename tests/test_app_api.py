@@ -41,11 +41,42 @@ def drawing(tmp_path):
     return {"background": None, "layers": [], "composite": handle_file(str(path)), "id": None}
 
 
-def test_every_view_has_a_named_endpoint(client):
-    names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
-    assert {"/data", "/sample", "/pick_class", "/interpolate", "/latent_map", "/latent_point", "/latent_locate",
-            "/latent_drawing", "/reconstruct", "/training_grids", "/loss_curves", "/schedules", "/noising",
-            "/reverse_process", "/scoreboard", "/speed", "/class_names"} <= names
+def test_every_view_has_a_named_endpoint(client, app_server):
+    """The public actions are documented; every other view keeps its name and stays callable (the tests below call
+    them), but only serves the page, so it is left out of the API page and the MCP tools."""
+    import urllib.request
+
+    from genzoo.app.common import PUBLIC
+
+    documented = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
+    assert documented == {f"/{n}" for n in PUBLIC}
+    config = json.load(urllib.request.urlopen(f"{app_server.url.rstrip('/')}/config", timeout=30))
+    names = {d.get("api_name") for d in config["dependencies"]}
+    assert {"data", "sample", "pick_class", "interpolate", "latent_map", "latent_point", "latent_locate",
+            "latent_drawing", "reconstruct", "training_grids", "loss_curves", "schedules", "noising",
+            "reverse_process", "scoreboard", "speed", "class_names", "sample_on_load", "sample_on_switch"} <= names
+
+
+def test_mcp_server_lists_the_public_actions_as_tools_and_runs_one(app_server):
+    """An AI assistant's view: Gradio's MCP server at /gradio_api/mcp/ offers the documented actions as tools."""
+    import asyncio
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async def session():
+        async with streamablehttp_client(f"{app_server.url.rstrip('/')}/gradio_api/mcp/") as (read, write, _):
+            async with ClientSession(read, write) as s:
+                await s.initialize()
+                tools = {t.name: t for t in (await s.list_tools()).tools}
+                result = await s.call_tool("scoreboard", {"ds": "mnist"})
+                return tools, result
+
+    tools, result = asyncio.run(asyncio.wait_for(session(), 90))
+    assert set(tools) == {"sample", "pick_class", "interpolate", "reconstruct", "scoreboard"}
+    assert "seed" in tools["sample"].inputSchema["properties"]["s"]["description"]
+    assert all(t.description for t in tools.values())
+    assert not result.isError and result.content
 
 
 @pytest.mark.parametrize("dataset", list(DATASETS))

@@ -239,3 +239,26 @@ def test_every_tab_in_both_themes_and_both_datasets(page, app_server):
         return sum(int(v) for v in css[css.index("(") + 1:css.index(")")].split(",")[:3])
 
     assert brightness(backgrounds["dark"]) < brightness(backgrounds["light"])
+
+
+def test_a_phone_sized_screen(page, app_server):
+    """At 390 x 844 the first page reads without sideways scrolling, the tabs that do not fit go into a menu, and
+    the pictures shrink to the screen; the page has its title and favicon."""
+    pg = page.context.browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    try:
+        pg.goto(app_server.url, wait_until="domcontentloaded", timeout=TIMEOUT)
+        pg.get_by_text("GenZoo — see how machines learn to draw").wait_for(timeout=TIMEOUT)
+        wait_images(pg, "data-gallery", 10)
+        assert pg.title().startswith("GenZoo")
+        icon = pg.request.get(f"{app_server.url}favicon.ico")           # where browsers look for it
+        assert icon.ok and icon.body() == (ROOT / "assets" / "favicon.png").read_bytes()
+        assert pg.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+        menu = pg.locator(".overflow-menu").first
+        assert menu.count() and menu.is_visible(), "the tabs that do not fit should be in a menu"
+        widths = pg.evaluate("[...document.querySelectorAll('#data-gallery img')].map(i => i.getBoundingClientRect()"
+                             ".right)")
+        assert widths and max(widths) <= 390 + 1
+        pg.screenshot(path=str(SHOTS / "phone-390x844.png"))
+        pg.screenshot(path=str(SHOTS / "phone-390x844-full.png"), full_page=True)
+    finally:
+        pg.close()

@@ -7,7 +7,7 @@ from ..registry import SPECS
 from ..zoo import Zoo
 from . import (class_tab, data_tab, diffusion_tab, interpolate_tab, latent_tab, models_tab, reconstruct_tab,
                sample_tab, scoreboard_tab, training_tab)
-from .common import CSS, DATASET_CHOICES, DEFAULT_DATASET, class_names, model_choices
+from .common import CSS, api, DATASET_CHOICES, DEFAULT_DATASET, class_names, model_choices
 from .inputs import Dropdown, Radio
 from .text import INTRO
 
@@ -45,7 +45,7 @@ def build_app(zoo: Zoo) -> gr.Blocks:
 
         # every switch updates the pickers at once (not after the last switch's redraws), so a view never pairs one
         # dataset with the other's class names
-        switched = dataset.change(switch, dataset, class_pickers + pickers, api_name="class_names",
+        switched = dataset.change(switch, dataset, class_pickers + pickers, **api("class_names"),
                                   trigger_mode="multiple")
         for view in (v for b in built for v in b.redraws):     # then the views that show a class, drawn again
             switched.then(**view)

@@ -6,11 +6,12 @@ from typing import Optional
 import gradio as gr
 
 from ..registry import default_guidance
+from ..hosting import on_gpu
 from ..zoo import Zoo
-from .inputs import Number, Slider
-from .common import (Built, redraw, HEAVY, MAX_SAMPLES, MAX_SEED, caption, clamp_int, class_dropdown, class_index,
-                     class_names, draw, friendly, Gallery, gallery, on_load, Progress, progress_adapter,
+from .common import (Built, Gallery, Progress, api, caption, clamp_int, class_dropdown, class_index, class_names, draw,
+                     friendly, gallery, gpu_budget, HEAVY, MAX_SAMPLES, MAX_SEED, on_load, progress_adapter, redraw,
                      sampler_options, title)
+from .inputs import Number, Slider
 from .text import TEXT
 
 def class_view(zoo: Zoo, dataset: str, class_name, n: int = 8, seed: int = 0, guidance: Optional[float] = None,
@@ -55,12 +56,22 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         out = gallery("Each model's pictures of the class", elem_id="class-gallery", strips=True)
 
     @friendly
-    def run(ds, c, g, k, s, progress=gr.Progress()):
+    @on_gpu(lambda ds, c, g, k, *_: gpu_budget(zoo, ds, zoo.ready(ds), k, guidance=g))
+    def pick_class(ds, c, g, k, s, progress=gr.Progress()):
+        """Ask every model that can be told a class for pictures of that class.
+
+        Args:
+            ds: the dataset, "mnist" or "fashion"
+            c: the class, e.g. "7" for MNIST or "Sneaker" for Fashion-MNIST
+            g: guidance strength for the diffusion models (0 to 6; higher is more clearly the class, less varied)
+            k: how many pictures from each model
+            s: the seed
+        """
         return class_view(zoo, ds, c, k, s, g, progress_adapter(progress))
 
-    go_.click(run, [dataset, cls, guidance, n, seed], out, api_name="pick_class", concurrency_id=HEAVY)
-    demo.load(on_load(run, 1), [dataset, cls, guidance, n, seed], out, api_name="pick_class_on_load",
+    go_.click(pick_class, [dataset, cls, guidance, n, seed], out, **api("pick_class"), concurrency_id=HEAVY)
+    demo.load(on_load(pick_class, 1), [dataset, cls, guidance, n, seed], out, **api("pick_class_on_load"),
               concurrency_id=HEAVY)
-    dataset.change(default_guidance, dataset, guidance, api_name="guidance_on_switch")
-    return Built([cls], [redraw(run, [dataset, cls, guidance, n, seed], [out], "pick_class_on_switch",
+    dataset.change(default_guidance, dataset, guidance, **api("guidance_on_switch"))
+    return Built([cls], [redraw(pick_class, [dataset, cls, guidance, n, seed], [out], "pick_class_on_switch",
                                  concurrency_id=HEAVY)])

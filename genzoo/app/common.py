@@ -48,6 +48,11 @@ CSS = """
 .strips .thumbnail-item img { height: auto; }
 .strips .thumbnail-item .caption-label { position: static; opacity: 1; max-width: 100%; border: none;
   font-size: var(--text-lg); white-space: normal; }
+/* on a phone, a gallery's columns shrink to the screen instead of running off it */
+@media (max-width: 640px) {
+  .grid-container { grid-template-columns: repeat(var(--grid-cols), minmax(0, 1fr)) !important;
+    grid-template-rows: none !important; grid-auto-rows: auto !important; gap: var(--spacing-sm) !important; }
+}
 """
 
 
@@ -187,6 +192,20 @@ class Memo:
         return value
 
 
+def gpu_budget(zoo: Zoo, dataset: str, names: Sequence[str], pictures: int, **overrides) -> int:
+    """Seconds of GPU to ask ZeroGPU for: ``pictures`` from each of ``names`` at the request's sampler settings.
+    Never raises: a request it cannot size (a bad value, the view's own error to give) asks for the most."""
+    from ..hosting import MAX_GPU_SECONDS, gpu_seconds
+    from ..registry import sampler_options
+
+    try:
+        runs = sum(int(pictures) * zoo.model(dataset, n).network_evaluations(**sampler_options(n, dataset, **overrides))
+                   for n in names if n in zoo.ready(dataset))
+        return gpu_seconds(runs)
+    except (TypeError, ValueError):
+        return MAX_GPU_SECONDS
+
+
 @functools.lru_cache(maxsize=64)
 def draw(zoo: Zoo, dataset: str, name: str, n: int, seed: int, label: Optional[int],
          opts: tuple) -> tuple[Image.Image, float]:
@@ -268,6 +287,16 @@ def friendly(fn: Callable) -> Callable:
     return wrapper
 
 
+#: the actions offered to programs (the API page, and the MCP server's tools): named functions with docstrings.
+#: Every other listener only serves the page: callable by the app's own front end and clients, but undocumented.
+PUBLIC = ("sample", "pick_class", "interpolate", "reconstruct", "scoreboard")
+
+
+def api(name: str) -> dict:
+    """A listener's API name and visibility: documented (and an MCP tool) only for the public actions."""
+    return {"api_name": name, "api_visibility": "public" if name in PUBLIC else "undocumented"}
+
+
 class Built(NamedTuple):
     """What a tab hands the composer: its class pickers, which follow the dataset, and the views to draw again once
     the dataset has switched and the pickers have followed (each the keyword arguments of one listener)."""
@@ -277,7 +306,7 @@ class Built(NamedTuple):
 
 def redraw(fn: Callable, inputs: list, outputs: list, api_name: str, **kwargs) -> dict:
     """A view to draw again after a dataset switch; its outputs stay as they are where it cannot be shown."""
-    return dict(fn=on_load(fn, len(outputs)), inputs=inputs, outputs=outputs, api_name=api_name, **kwargs)
+    return dict(fn=on_load(fn, len(outputs)), inputs=inputs, outputs=outputs, **api(api_name), **kwargs)
 
 
 def on_load(fn: Callable, outputs: int = 1) -> Callable:

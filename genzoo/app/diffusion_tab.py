@@ -13,11 +13,12 @@ from models.diffusion import DiffusionBase
 
 from .. import explore, plots
 from ..registry import SPECS, featured
+from ..hosting import on_gpu
 from ..zoo import Zoo
+from .common import (Built, Gallery, Memo, Progress, api, big, clamp_int, class_dropdown, class_index, class_names,
+                     friendly, gallery, gpu_budget, HEAVY, MAX_SEED, model_choices, on_load, progress_adapter, redraw,
+                     sampler_options, test_image)
 from .inputs import Dropdown, Number, Slider
-from .common import (Built, redraw, Memo, HEAVY, MAX_SEED, big, clamp_int, class_dropdown, class_index, class_names,
-                     friendly, Gallery, gallery, model_choices, on_load, Progress, progress_adapter, sampler_options,
-                     test_image)
 from .text import TEXT
 
 REVERSE = Memo()
@@ -99,19 +100,20 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         with gr.Row():
             frames = gallery("Snapshots: noisy picture | the network's guess", columns=5, elem_id="reverse-gallery")
             final = gr.Image(label="Result", type="pil", format="png", height=200)
-    demo.load(on_load(friendly(schedule_figures), 3), None, [beta, abar, snr], api_name="schedules")
+    demo.load(on_load(friendly(schedule_figures), 3), None, [beta, abar, snr], **api("schedules"))
     noising = friendly(functools.partial(noising_view, zoo))
-    t.release(noising, [dataset, cls, idx, t], noised, api_name="noising")
-    demo.load(noising, [dataset, cls, idx, t], noised, api_name="noising_on_load")
+    t.release(noising, [dataset, cls, idx, t], noised, **api("noising"))
+    demo.load(noising, [dataset, cls, idx, t], noised, **api("noising_on_load"))
 
     @friendly
+    @on_gpu(lambda ds, m, c, s, st, *_: gpu_budget(zoo, ds, [m], 1, steps=st))
     def run(ds, m, c, s, st, progress=gr.Progress()):
         return reverse_view(zoo, ds, m, c, s, st, progress_adapter(progress))
 
-    go_.click(run, [dataset, model, target, seed, steps], [frames, final], api_name="reverse_process",
+    go_.click(run, [dataset, model, target, seed, steps], [frames, final], **api("reverse_process"),
               concurrency_id=HEAVY)
     demo.load(on_load(run, 2), [dataset, model, target, seed, steps], [frames, final],
-              api_name="reverse_process_on_load",
+              **api("reverse_process_on_load"),
               concurrency_id=HEAVY)
     return Built([cls, target], [redraw(noising, [dataset, cls, idx, t], [noised], "noising_on_switch"),
                                  redraw(run, [dataset, model, target, seed, steps], [frames, final],

@@ -13,11 +13,12 @@ from PIL import Image
 from .. import explore
 from ..imaging import gif_bytes, grid_pil, labelled_rows
 from ..registry import featured
+from ..hosting import on_gpu
 from ..zoo import Zoo
+from .common import (Built, Memo, Progress, api, caption, clamp_int, class_dropdown, class_index, class_names,
+                     drawing_array, drawing_style, friendly, gpu_budget, HEAVY, MAX_FRAMES, MAX_SEED, on_load,
+                     progress_adapter, redraw, sampler_options, sketchpad, test_image, title)
 from .inputs import Number, Slider
-from .common import (Built, redraw, HEAVY, MAX_FRAMES, MAX_SEED, caption, clamp_int, class_dropdown, class_index,
-                     class_names, drawing_array, drawing_style, friendly, Memo, on_load, Progress, progress_adapter,
-                     sampler_options, sketchpad, test_image, title)
 from .text import TEXT
 
 KEEP_FILES = 32          # interpolation GIFs kept on disk; older ones are deleted
@@ -123,13 +124,28 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             table = gr.Dataframe(headers=["model", "smoothness (1 = even)"], label="Smoothness", interactive=False)
 
     @friendly
-    def run(ds, ca, ia, cb, ib, art, sa, sb, f, progress=gr.Progress()):
+    @on_gpu(lambda ds, ca, ia, cb, ib, art, sa, sb, f, *_: gpu_budget(zoo, ds, zoo.ready(ds), f))
+    def interpolate(ds, ca, ia, cb, ib, art, sa, sb, f, progress=gr.Progress()):
+        """Walk each model smoothly from one picture to another: the autoencoders between two real pictures (or a
+        drawing), the GAN and diffusion models between two seeds. Returns the paths, an animation and smoothness.
+
+        Args:
+            ds: the dataset, "mnist" or "fashion"
+            ca: class of the first real picture
+            ia: number of the first real picture within its class
+            cb: class of the second real picture
+            ib: number of the second real picture within its class
+            art: a drawing to start from instead of the first picture, or None
+            sa: first seed (GAN and diffusion)
+            sb: second seed (GAN and diffusion)
+            f: frames along each path (3 to the maximum)
+        """
         g, path, rows = interpolate_view(zoo, ds, ca, ia, cb, ib, art, sa, sb, f, progress_adapter(progress))
         return g, path, path, rows
 
     inputs = [dataset, class_a, index_a, class_b, index_b, drawing, seed_a, seed_b, frames]
-    go_.click(run, inputs, [strips, gif, gif_file, table], api_name="interpolate", concurrency_id=HEAVY)
-    demo.load(on_load(run, 4), inputs, [strips, gif, gif_file, table], api_name="interpolate_on_load",
+    go_.click(interpolate, inputs, [strips, gif, gif_file, table], **api("interpolate"), concurrency_id=HEAVY)
+    demo.load(on_load(interpolate, 4), inputs, [strips, gif, gif_file, table], **api("interpolate_on_load"),
               concurrency_id=HEAVY)
-    return Built([class_a, class_b], [redraw(run, inputs, [strips, gif, gif_file, table], "interpolate_on_switch",
-                                            concurrency_id=HEAVY)])
+    return Built([class_a, class_b], [redraw(interpolate, inputs, [strips, gif, gif_file, table],
+                                             "interpolate_on_switch", concurrency_id=HEAVY)])

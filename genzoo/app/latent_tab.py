@@ -14,9 +14,9 @@ from .. import explore, plots
 from ..imaging import grid_pil
 from ..registry import SPECS, featured
 from ..zoo import Zoo
+from .common import (Built, Gallery, api, big, class_dropdown, class_names, friendly, gallery, HEAVY, model_choices,
+                     on_load, prepared_drawing, sketchpad, test_image, title)
 from .inputs import Dropdown, Number, Slider
-from .common import (Built, HEAVY, big, class_dropdown, class_names, friendly, Gallery, gallery, model_choices, on_load,
-                     prepared_drawing, sketchpad, test_image, title)
 from .text import TEXT
 
 def latent_models() -> list[str]:
@@ -131,18 +131,18 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     def over_zoo(fn):
         return friendly(functools.partial(fn, zoo))
 
-    show.click(over_zoo(latent_map_view), [dataset, model], [fig, plane, note], api_name="latent_map",
+    show.click(over_zoo(latent_map_view), [dataset, model], [fig, plane, note], **api("latent_map"),
                concurrency_id=HEAVY)
     dataset.change(on_load(over_zoo(latent_map_view), 3), [dataset, model], [fig, plane, note],
-                   api_name="latent_map_on_switch", concurrency_id=HEAVY)
+                   **api("latent_map_on_switch"), concurrency_id=HEAVY)
     demo.load(on_load(over_zoo(latent_map_view), 3), [dataset, model], [fig, plane, note],
-              api_name="latent_map_on_load",
+              **api("latent_map_on_load"),
               concurrency_id=HEAVY)
     point = over_zoo(latent_point)
-    u.release(point, [dataset, model, u, v], decoded, api_name="latent_point")
-    v.release(point, [dataset, model, u, v], decoded, api_name="latent_point_v")
+    u.release(point, [dataset, model, u, v], decoded, **api("latent_point"))
+    v.release(point, [dataset, model, u, v], decoded, **api("latent_point_v"))
     locate.click(over_zoo(latent_test_image), [dataset, model, cls, idx], [u, v, picked, picked_dec],
-                 api_name="latent_locate")
+                 **api("latent_locate"))
     place.click(over_zoo(latent_drawing), [dataset, model, drawing], [fig, neighbours],
-                api_name="latent_drawing", concurrency_id=HEAVY)
+                **api("latent_drawing"), concurrency_id=HEAVY)
     return Built([cls])

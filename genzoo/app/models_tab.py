@@ -10,8 +10,8 @@ from .. import guide
 from ..data import dataset_info
 from ..registry import SPECS, featured, sampler_options
 from ..zoo import Zoo
+from .common import Built, api, friendly, metrics, on_load
 from .inputs import Dropdown
-from .common import Built, on_load, friendly, metrics
 from .text import TEXT
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
@@ -68,9 +68,9 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         layers = gr.Dataframe(headers=["layer", "type", "output shape", "parameters"],
                               label="How it is built: its layers in the order they run", interactive=False)
     both = friendly(lambda ds: (guide_table(zoo, ds), guide_advice(zoo, ds)))
-    demo.load(on_load(both, 2), dataset, [table, advice], api_name="guide")
-    dataset.change(both, dataset, [table, advice], api_name="guide_on_switch")
+    demo.load(on_load(both, 2), dataset, [table, advice], **api("guide"))
+    dataset.change(both, dataset, [table, advice], **api("guide_on_switch"))
     show = friendly(functools.partial(guide_model, zoo))
-    model.change(show, [dataset, model], [about, layers], api_name="guide_model")
-    demo.load(show, [dataset, model], [about, layers], api_name="guide_model_on_load")
+    model.change(show, [dataset, model], [about, layers], **api("guide_model"))
+    demo.load(show, [dataset, model], [about, layers], **api("guide_model_on_load"))
     return Built()

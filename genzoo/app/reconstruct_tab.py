@@ -1,15 +1,14 @@
 """Reconstruct: each autoencoder squeezes a test picture, or your drawing, into its code and rebuilds it."""
 from __future__ import annotations
 
-import functools
 
 import gradio as gr
 
 from ..registry import featured
 from ..zoo import Zoo
+from .common import (Built, Gallery, api, big, class_dropdown, class_names, friendly, gallery, HEAVY, on_load,
+                     prepared_drawing, redraw, sketchpad, test_image, title)
 from .inputs import Number, Radio
-from .common import (Built, redraw, HEAVY, big, class_dropdown, class_names, friendly, Gallery, gallery, on_load,
-                     prepared_drawing, sketchpad, test_image, title)
 from .text import TEXT
 
 def reconstruct_view(zoo: Zoo, dataset: str, source: str, class_name, index,
@@ -52,10 +51,23 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         with gr.Row():
             slider = gr.ImageSlider(label="Before / after (the VAE, when available)", type="pil", format="png")
             table = gr.Dataframe(headers=["model", "error (mean squared)"], label="Rebuild error", interactive=False)
-    view = friendly(functools.partial(reconstruct_view, zoo))
-    go_.click(view, [dataset, source, cls, idx, drawing], [out, slider, table], api_name="reconstruct",
+    @friendly
+    def reconstruct(ds, src, c, i, art=None):
+        """Squeeze a picture through every autoencoder and show what each rebuilds, with the error.
+
+        Args:
+            ds: the dataset, "mnist" or "fashion"
+            src: "test image" (a real picture) or "drawing"
+            c: class of the real picture
+            i: number of the real picture within its class
+            art: the drawing, when src is "drawing"
+        """
+        return reconstruct_view(zoo, ds, src, c, i, art)
+
+    view = reconstruct
+    go_.click(view, [dataset, source, cls, idx, drawing], [out, slider, table], **api("reconstruct"),
               concurrency_id=HEAVY)
     demo.load(on_load(view, 3), [dataset, source, cls, idx, drawing], [out, slider, table],
-              api_name="reconstruct_on_load")
+              **api("reconstruct_on_load"))
     return Built([cls], [redraw(view, [dataset, source, cls, idx, drawing], [out, slider, table],
                                  "reconstruct_on_switch", concurrency_id=HEAVY)])

@@ -7,10 +7,12 @@ from typing import Sequence
 import gradio as gr
 
 from ..registry import SPECS, featured
+from ..hosting import on_gpu
 from ..zoo import Zoo
+from .common import (Built, Gallery, Progress, api, caption, clamp_int, draw, friendly, gallery, gpu_budget, HEAVY,
+                     known_names, MAX_SAMPLES, MAX_SEED, model_choices, on_load, progress_adapter, redraw,
+                     sampler_options, title)
 from .inputs import CheckboxGroup, Number, Radio, Slider
-from .common import (Built, redraw, HEAVY, MAX_SAMPLES, MAX_SEED, caption, clamp_int, draw, friendly, Gallery, gallery,
-                     known_names, model_choices, on_load, Progress, progress_adapter, sampler_options, title)
 from .text import TEXT
 
 
@@ -55,13 +57,24 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         out = gallery("Samples (same seed for every model)", elem_id="sample-gallery", strips=True)
 
     @friendly
-    def run(ds, chosen, k, s, smp, st, progress=gr.Progress()):
+    @on_gpu(lambda ds, chosen, k, s, smp, st, *_: gpu_budget(zoo, ds, known_names(chosen), k, sampler=smp, steps=st))
+    def sample(ds, chosen, k, s, smp, st, progress=gr.Progress()):
+        """Draw pictures from several generative models with the same seed, side by side, with the seconds each took.
+
+        Args:
+            ds: the dataset, "mnist" (handwritten digits) or "fashion" (Fashion-MNIST clothes)
+            chosen: model names, e.g. ["vae", "gan", "ddpm-cosine"]
+            k: how many pictures from each model (1 to 64)
+            s: the seed; the same seed gives the same pictures
+            smp: the diffusion models' sampler: "ddim", "dpm++2m" or "ddpm"
+            st: the diffusion models' steps for DDIM or DPM-Solver++
+        """
         return sample_view(zoo, ds, chosen, k, s, smp, st, progress_adapter(progress))
 
     inputs = [dataset, models, n, seed, sampler, steps]
-    go_.click(run, inputs, out, api_name="sample", concurrency_id=HEAVY)
+    go_.click(sample, inputs, out, **api("sample"), concurrency_id=HEAVY)
     # the opening pictures: drawn for the first visitor, then served from the cache
-    demo.load(on_load(run, 1), inputs, out, api_name="sample_on_load", concurrency_id=HEAVY)
-    surprise.click(lambda: random.randint(0, 99_999), None, seed, api_name="new_seed").then(
-        run, inputs, out, api_name="sample_new_seed", concurrency_id=HEAVY)
-    return Built(redraws=[redraw(run, inputs, [out], "sample_on_switch", concurrency_id=HEAVY)])
+    demo.load(on_load(sample, 1), inputs, out, **api("sample_on_load"), concurrency_id=HEAVY)
+    surprise.click(lambda: random.randint(0, 99_999), None, seed, **api("new_seed")).then(
+        sample, inputs, out, **api("sample_new_seed"), concurrency_id=HEAVY)
+    return Built(redraws=[redraw(sample, inputs, [out], "sample_on_switch", concurrency_id=HEAVY)])

@@ -2,7 +2,6 @@
 few sentences written from the numbers."""
 from __future__ import annotations
 
-import functools
 
 import gradio as gr
 import plotly.graph_objects as go
@@ -12,8 +11,9 @@ from ..data import dataset_info
 from ..evaluation import percent
 from ..measurements import Measurements
 from ..registry import SPECS
+from ..hosting import MAX_GPU_SECONDS, on_gpu
 from ..zoo import Zoo
-from .common import Built, on_load, HEAVY, Progress, friendly, metrics, progress_adapter, sampler_options, title
+from .common import Built, Progress, api, friendly, HEAVY, metrics, on_load, progress_adapter, sampler_options, title
 from .text import TEXT
 
 SCORE_HEADERS = ["model", "FID ↓", "precision ↑", "recall ↑", "class imbalance ↓", "class accuracy ↑",
@@ -143,14 +143,25 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
                                           "ms per picture (batch 16)", "status"],
                                  label="Measured just now", interactive=False)
 
-    board = friendly(functools.partial(scoreboard_view, zoo))
-    show.click(board, dataset, [table, fid, scatter, guidance, summary_md], api_name="scoreboard")
+    @friendly
+    def scoreboard(ds):
+        """The measured comparison of every model on a dataset: FID and the other referee scores, speed, and a
+        plain summary.
+
+        Args:
+            ds: the dataset, "mnist" or "fashion"
+        """
+        return scoreboard_view(zoo, ds)
+
+    board = scoreboard
+    show.click(board, dataset, [table, fid, scatter, guidance, summary_md], **api("scoreboard"))
     for event, when in ((demo.load, "load"), (dataset.change, "switch")):
-        event(on_load(board, 5), dataset, [table, fid, scatter, guidance, summary_md], api_name=f"scoreboard_on_{when}")
+        event(on_load(board, 5), dataset, [table, fid, scatter, guidance, summary_md], **api(f"scoreboard_on_{when}"))
 
     @friendly
+    @on_gpu(lambda *_: MAX_GPU_SECONDS)
     def run(ds, progress=gr.Progress()):
         return speed_view(zoo, ds, progress_adapter(progress))
 
-    measure.click(run, dataset, speed, api_name="speed", concurrency_id=HEAVY)
+    measure.click(run, dataset, speed, **api("speed"), concurrency_id=HEAVY)
     return Built()

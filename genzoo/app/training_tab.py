@@ -12,8 +12,8 @@ from PIL import Image
 from .. import plots
 from ..registry import SPECS, featured
 from ..zoo import Zoo
+from .common import Built, Gallery, api, clamp_int, friendly, gallery, known_names, model_choices, on_load, title
 from .inputs import CheckboxGroup, Slider
-from .common import Built, on_load, Gallery, clamp_int, friendly, gallery, known_names, model_choices, title
 from .text import TEXT
 
 
@@ -82,11 +82,11 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             loss = gr.Plot(label="Losses", elem_id="loss-plot")
             gan = gr.Plot(label="GAN critic")
     view = friendly(functools.partial(training_view, zoo))
-    epoch.release(view, [dataset, models, epoch], grids, api_name="training_grids")
-    models.change(view, [dataset, models, epoch], grids, api_name="training_grids_models")
+    epoch.release(view, [dataset, models, epoch], grids, **api("training_grids"))
+    models.change(view, [dataset, models, epoch], grids, **api("training_grids_models"))
     curves = friendly(functools.partial(loss_curves, zoo))
-    show.click(curves, [dataset, models], [loss, gan], api_name="loss_curves")
+    show.click(curves, [dataset, models], [loss, gan], **api("loss_curves"))
     for event, when in ((demo.load, "load"), (dataset.change, "switch")):     # opened, and the dataset changed
-        event(on_load(view, 1), [dataset, models, epoch], grids, api_name=f"training_grids_on_{when}")
-        event(on_load(curves, 2), [dataset, models], [loss, gan], api_name=f"loss_curves_on_{when}")
+        event(on_load(view, 1), [dataset, models, epoch], grids, **api(f"training_grids_on_{when}"))
+        event(on_load(curves, 2), [dataset, models], [loss, gan], **api(f"loss_curves_on_{when}"))
     return Built()

@@ -59,7 +59,8 @@ def score(dataset: str, model_name: str, setting: str) -> dict:
     out.unlink()
     runs = model.network_evaluations(**options)
     return {**result, "sampler": sampler, "steps": steps, "guidance": options.get("guidance"),
-            "network_runs": runs, "draw_s": round(seconds, 1), "threads": torch.get_num_threads(), "precision": "fp32"}
+            "network_runs": runs, "draw_s": round(seconds, 1), "threads": torch.get_num_threads(),
+            "number_format": "fp32"}
 
 
 def fastest_within(samplers: dict, baseline: str = "ddim-50") -> str | None:

@@ -74,3 +74,19 @@ class Measurements:
         """The file's measurements, or None when it does not exist yet."""
         path = Path(path)
         return cls.from_dict(json.loads(path.read_text())) if path.exists() else None
+
+
+def sampler_scores(folder: Optional[Path]) -> dict[str, dict]:
+    """A model's referee scores by sampler setting ("ddim-50", "dpm++2m-10", ...; 10,000 pictures, labels cycling),
+    from its ``referee.json``: those ``scripts/sampler_scores.py`` wrote, and the labelled set scored for the app's
+    former default (DDIM 50) when it was drawn that way."""
+    path = Path(folder) / "referee.json" if folder is not None else None
+    if path is None or not path.exists():
+        return {}
+    record = json.loads(path.read_text())
+    scores = dict(record.get("samplers", {}))
+    old = record.get("labels_cycling")
+    if "ddim-50" not in scores and old and "DDIM, 50 steps" in record.get("sampling", {}).get("settings", ""):
+        scores["ddim-50"] = {**old, "sampler": "ddim", "steps": 50, "network_runs": 100,
+                             "note": "the labelled set scored for the app's former default"}
+    return scores

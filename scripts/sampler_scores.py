@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from genzoo.checkpoints import load_model, write_json
+from genzoo.measurements import sampler_scores
 from genzoo.registry import sampler_options
 from genzoo.sampling import partial_path, resolve_labels, sample_batched, write_samples
 
@@ -78,11 +79,7 @@ def main(argv: list[str]) -> None:
     dataset, model_name, settings = argv[0], argv[1], argv[2:]
     path = ROOT / "checkpoints" / dataset / model_name / "referee.json"
     record = json.loads(path.read_text()) if path.exists() else {}
-    samplers = record.setdefault("samplers", {})
-    old = record.get("labels_cycling")
-    if "ddim-50" not in samplers and old and "DDIM, 50 steps" in record.get("sampling", {}).get("settings", ""):
-        samplers["ddim-50"] = {**old, "sampler": "ddim", "steps": 50, "network_runs": 100,
-                               "note": "the labelled set scored for the app's former default"}
+    samplers = record["samplers"] = sampler_scores(path.parent)
     for setting in settings:
         samplers[setting] = score(dataset, model_name, setting)
         print(f"{dataset}/{model_name} {setting}: {json.dumps(samplers[setting])}", flush=True)

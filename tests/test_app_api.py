@@ -280,3 +280,18 @@ def test_sample_with_the_second_order_solver(client):
     assert [g["caption"].split(" — ")[0] for g in gallery] == ["Diffusion (cosine schedule)", "Latent diffusion"]
     with pytest.raises(Exception, match="not in the list of choices"):      # Gradio's own check names the choices
         client.predict("mnist", ["ddpm-cosine"], 4, 0, "euler", 5, api_name="/sample")
+
+
+def test_how_diffusion_got_fast_draws_one_noise_with_ever_fewer_network_runs(client):
+    gallery, plot = client.predict("mnist", "3", 0, False, api_name="/fast_diffusion")
+    captions = [item["caption"] for item in gallery]
+    runs = [int(c.split(" network runs")[0].rsplit("— ", 1)[1].replace(",", "")) for c in captions]
+    assert len(captions) >= 7 and all(" ms here, " in c for c in captions)
+    assert captions[0].startswith("Diffusion (cosine schedule) · DDIM, 50 steps")
+    teacher = [r for r, c in zip(runs, captions) if c.startswith("Diffusion (cosine")]
+    assert teacher == [100, 40, 20, 40, 20, 10]                 # guided: two runs a step; DDIM, then DPM-Solver++
+    student = [r for r, c in zip(runs, captions) if c.startswith("Fast diffusion")]
+    assert student and captions[-1].startswith("Fast diffusion")   # one run a step, at the steps it learned
+    assert figure(plot)["layout"]["xaxis"]["type"] == "log"
+    with_ddpm, _ = client.predict("mnist", "3", 0, True, api_name="/fast_diffusion")
+    assert with_ddpm[0]["caption"].startswith("Diffusion (cosine schedule) · DDPM, 1,000 steps — 2000 network runs")

@@ -208,7 +208,7 @@ def test_models_tab_shows_every_model_and_an_equation(page):
 
 
 TAB_NAMES = ["Data", "Sample", "Pick a class", "Interpolate", "Latent map", "Reconstruct", "Training",
-             "How diffusion works", "Scoreboard", "Models"]
+             "How diffusion works", "How diffusion got fast", "Scoreboard", "Models"]
 
 
 @pytest.mark.timeout(400)        # about 60 s on a fast 2-core machine, so about 190 s on one 3 times slower

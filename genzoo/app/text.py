@@ -37,6 +37,10 @@ pictures real (0.5 means it can no longer tell).""",
 left, and the network learns to undo one step. The *schedule* sets how fast the picture fades: the cosine schedule
 keeps more of the picture in the early steps than the linear one. Drawing runs the process backwards from pure
 noise; at each step you see the noisy picture and the network's current guess of the final result.""",
+    "fast": """**How diffusion got fast.** A diffusion model draws by running its network again and again, and
+each run costs time. Here one noise and one class go through ever fewer runs: the original 1,000 steps, smarter
+samplers (DDIM, DPM-Solver++) that take bigger steps, and a student model trained to copy its teacher in just
+4 steps. Each picture shows its runs, its time on this machine and its measured FID (lower is better).""",
     "models": """**The models, explained.** The table says what each model can and cannot do — read from the models
 themselves, not typed in. Pick a model below for a plain description, why its pictures look the way they do, the
 layers it is built from (with their sizes) and the equation it is trained on.""",

@@ -1,0 +1,130 @@
+"""How diffusion got fast: one noise and one class through ever fewer network runs, with each setting's measured
+time here and its referee FID, and the plot of quality against network runs."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import gradio as gr
+import plotly.graph_objects as go
+import torch
+
+from .. import explore, plots
+from ..hosting import on_gpu
+from ..measurements import sampler_scores
+from ..registry import SPECS
+from ..zoo import Zoo
+from .common import (Built, Gallery, Memo, Progress, api, big, class_dropdown, class_index, class_names, clamp_int,
+                     friendly, gallery, gpu_budget, HEAVY, MAX_SEED, on_load, progress_adapter, redraw,
+                     sampler_options, title)
+from .inputs import Number
+from .text import TEXT
+
+COMPARISON = Memo()
+
+
+class Setting(NamedTuple):
+    model: str
+    sampler: str
+    steps: int
+
+    @property
+    def key(self) -> str:            # as ``scripts/sampler_scores.py`` records it in referee.json
+        return f"{self.sampler}-{self.steps}"
+
+    def words(self) -> str:
+        name = {"ddpm": "DDPM", "ddim": "DDIM", "dpm++2m": "DPM-Solver++"}[self.sampler]
+        return f"{name}, {self.steps:,} steps"
+
+
+def students() -> list[str]:
+    """The distilled models: each names the model it was distilled from as its base."""
+    return [n for n, s in SPECS.items() if s.base and hasattr(s.cls, "step_choices")]
+
+
+def settings(zoo: Zoo, dataset: str, with_ddpm: bool) -> list[Setting]:
+    """From the original sampler to the distilled student: the teacher's samplers, then the student's own steps."""
+    out = []
+    for student in students():
+        teacher = SPECS[student].base
+        if teacher in zoo.ready(dataset):
+            T = zoo.model(dataset, teacher).T
+            out += [Setting(teacher, "ddpm", T)] if with_ddpm else []
+            out += [Setting(teacher, "ddim", s) for s in (50, 20, 10)]
+            out += [Setting(teacher, "dpm++2m", s) for s in (20, 10, 5)]
+        if student in zoo.ready(dataset):
+            out += [Setting(student, "ddim", s) for s in sorted(zoo.model(dataset, student).step_choices(),
+                                                                 reverse=True)]
+    return out
+
+
+def referee_scores(zoo: Zoo, dataset: str, name: str) -> dict:
+    """The referee's scores of a model's samplers, by setting."""
+    return sampler_scores(zoo.entry(dataset, name).folder)
+
+
+def fid_figure(zoo: Zoo, dataset: str) -> go.Figure:
+    """FID (10,000 pictures, labels cycling) against network runs a picture, log scale, for every measured setting."""
+    fig = go.Figure()
+    for student in students():
+        for name in (SPECS[student].base, student):
+            if name not in zoo.ready(dataset):
+                continue
+            scores = referee_scores(zoo, dataset, name)
+            pts = sorted((v["network_runs"], v["fid"], k) for k, v in scores.items())
+            if pts:
+                fig.add_scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], text=[p[2] for p in pts],
+                                mode="markers+lines+text", textposition="top center", name=title(name),
+                                marker={"size": 11})
+    fig = plots.style(fig, "Quality against cost: FID (lower is better) by network runs a picture", "network runs a "
+                      "picture (log scale)", "FID")
+    fig.update_xaxes(type="log")
+    return fig
+
+
+def comparison_view(zoo: Zoo, dataset: str, class_name, seed: int = 0, with_ddpm: bool = False,
+                    progress: Progress = None) -> tuple[Gallery, go.Figure]:
+    k = class_index(dataset, class_name)
+    seed = clamp_int(seed, 0, MAX_SEED, "seed")
+    chosen = settings(zoo, dataset, with_ddpm)
+    if not chosen:
+        raise ValueError("no diffusion model and distilled student are available for this dataset")
+
+    def compute():
+        out = []
+        for i, s in enumerate(chosen):
+            if progress:
+                progress(i / len(chosen), f"{title(s.model)}: {s.words()}")
+            opts = sampler_options(s.model, dataset, s.sampler, s.steps)
+            model = zoo.model(dataset, s.model)
+            timed = explore.timed_sample(model, 1, seed, torch.tensor([k]), **opts)
+            fid = referee_scores(zoo, dataset, s.model).get(s.key, {}).get("fid")
+            score = f"FID {fid:.2f}" if fid is not None else "FID not measured yet"
+            out.append((big(timed.images), f"{title(s.model)} · {s.words()} — {model.network_evaluations(**opts)} "
+                        f"network runs, {timed.seconds * 1000:,.0f} ms here, {score}"))
+        return out
+    pictures = COMPARISON.get((id(zoo), dataset, k, seed, with_ddpm), compute)
+    return pictures, fid_figure(zoo, dataset)
+
+
+def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
+    names = list(class_names(default))
+    with gr.Tab("How diffusion got fast", id="fast"):
+        gr.Markdown(TEXT["fast"])
+        with gr.Row():
+            cls = class_dropdown(names, value=names[3], label="Class to draw")
+            seed = Number(value=0, precision=0, minimum=0, label="Seed (the same noise for every setting)")
+            with_ddpm = gr.Checkbox(False, label="Include the original DDPM (2,000 network runs: about 20 s here)")
+        go_ = gr.Button("Draw with every setting", variant="primary")
+        pictures = gallery("One noise, one class, ever fewer network runs", columns=5, elem_id="fast-gallery")
+        fid = gr.Plot(label="FID against network runs", elem_id="fast-plot")
+
+    @friendly
+    @on_gpu(lambda ds, c, s, d, *_: gpu_budget(zoo, ds, [st.model for st in settings(zoo, ds, d)], 1))
+    def compare(ds, c, s, d, progress=gr.Progress()):
+        return comparison_view(zoo, ds, c, s, d, progress_adapter(progress))
+
+    inputs = [dataset, cls, seed, with_ddpm]
+    go_.click(compare, inputs, [pictures, fid], **api("fast_diffusion"), concurrency_id=HEAVY)
+    demo.load(on_load(compare, 2), inputs, [pictures, fid], **api("fast_diffusion_on_load"), concurrency_id=HEAVY)
+    return Built([cls], [redraw(compare, inputs, [pictures, fid], "fast_diffusion_on_switch", concurrency_id=HEAVY)])
+

@@ -21,6 +21,7 @@ of the round before is kept beside the current one (``previous``), so the shippe
 """
 from __future__ import annotations
 
+import contextvars
 from typing import Optional
 
 import torch
@@ -28,6 +29,10 @@ import torch.nn.functional as F
 
 from .diffusion import DDPM, UNet
 from .samplers import SamplerSettings, trailing_timesteps
+
+#: the step count of the drawing under way in this thread (it picks which of the student's two networks answers):
+#: a context variable, not an attribute, so two visitors drawing from one model at once cannot mix their counts
+_SAMPLING_STEPS: contextvars.ContextVar[Optional[int]] = contextvars.ContextVar("sampling_steps", default=None)
 
 
 class DistilledDDPM(DDPM):
@@ -137,7 +142,7 @@ class DistilledDDPM(DDPM):
         tt = torch.full((n,), int(t), device=x.device, dtype=torch.long)
         labels = torch.full((n,), self.null_class, device=x.device, dtype=torch.long) if labels is None else labels
         w = torch.full((n,), float(guidance), device=x.device)
-        steps = getattr(self, "_sampling_steps", self.steps_now)
+        steps = _SAMPLING_STEPS.get() or self.steps_now
         net = self.previous if int(self.stage) >= 2 and steps == 2 * self.steps_now else self.net
         return self._x0_eps(self._v(net, x, tt, labels, w), tt, x)[1].float()
 
@@ -146,11 +151,11 @@ class DistilledDDPM(DDPM):
         lo, hi = self.guidance_range
         if guidance is not None and labels is not None and not lo <= float(guidance) <= hi:
             raise ValueError(f"this distilled model learned guidance strengths {lo:g} to {hi:g} only")
-        self._sampling_steps = int(steps or self.steps_now)     # which of its two networks answers
+        token = _SAMPLING_STEPS.set(int(steps or self.steps_now))     # which of its two networks answers
         try:
             return super().denoise(noise, labels, sampler, steps or self.steps_now, eta, guidance, **kw)
         finally:
-            del self._sampling_steps
+            _SAMPLING_STEPS.reset(token)
 
     def _teacher_target(self, xt, t, labels, w):
         """(x_0, eps) the teacher reaches from x_t: the guided teacher's answer in stage 0, else two DDIM steps

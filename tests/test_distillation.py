@@ -80,3 +80,32 @@ def test_the_guidance_distilled_student_learns_its_teachers_guided_answer():
         opt.step()
     student.eval()
     assert held_out() < before / 2.5
+
+
+def test_two_drawings_at_once_each_use_the_network_for_their_own_step_count():
+    """Visitors share one model: a drawing at 2 steps and one at 4 at the same time match the same drawings alone."""
+    import threading
+
+    _, student = pair()
+    student.stage.fill_(2)                          # two networks: the 2-step one and the 4-step one it came from
+    with torch.no_grad():
+        next(student.net.parameters()).add_(0.5)    # so the two give different pictures
+    noise, label = torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(1)), torch.tensor([3, 4])
+    alone = {s: student.denoise(noise, label, steps=s, guidance=1.5)[0] for s in (2, 4)}
+    assert not torch.allclose(alone[2], alone[4])
+    together, errors = {}, []
+
+    def draw(steps):
+        try:
+            for _ in range(20):
+                together.setdefault(steps, []).append(student.denoise(noise, label, steps=steps, guidance=1.5)[0])
+        except Exception as exc:        # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=draw, args=(s,)) for s in (2, 4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all(torch.equal(x, alone[s]) for s in (2, 4) for x in together[s])

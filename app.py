@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from genzoo.app import CSS, build_app
+from genzoo.app import CSS, HEAD, build_app
 from genzoo.zoo import Zoo
 
 FAVICON = Path(__file__).parent / "assets" / "favicon.png"
@@ -31,5 +31,5 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     port = int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", 7860)))
     # the public actions are also tools for AI assistants, at /gradio_api/mcp (Gradio's MCP server)
-    create_app().launch(max_file_size="5mb", server_port=port, css=CSS, mcp_server=True,
+    create_app().launch(max_file_size="5mb", server_port=port, css=CSS, head=HEAD, mcp_server=True,
                         favicon_path=str(FAVICON))

@@ -225,7 +225,45 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--checkpoints", help="checkpoint root (default: checkpoints/)")
     u.add_argument("--dry-run", action="store_true", help="list every file with its size and upload nothing")
     u.set_defaults(fn=_publish)
+
+    q = sub.add_parser("quiz-pool", help="draw the models' pictures for 'Real or generated?' ahead "
+                                         "(checkpoints/<dataset>/quiz_pool.npz), so the quiz starts at once")
+    q.add_argument("--dataset", required=True, choices=[*DATASETS, "all"])
+    q.add_argument("--n", type=int, default=24, help="pictures per model (default 24)")
+    q.add_argument("--checkpoints", help="checkpoint root (default: checkpoints/)")
+    q.add_argument("--no-progress", action="store_true")
+    q.set_defaults(fn=_quiz_pool)
+
+    x = sub.add_parser("quiz-export", help="the quiz's human-eye scores as CSV: each model's fooled rate and the "
+                                           "false-alarm rate on real pictures, with 95 %% Wilson intervals")
+    x.add_argument("--dataset", choices=list(DATASETS), help="one dataset (default: all)")
+    x.add_argument("--db", help="the answer file (default: $GENZOO_DB or data/quiz.sqlite3)")
+    x.add_argument("--out", help="a CSV file (default: print it)")
+    x.set_defaults(fn=_quiz_export)
     return p
+
+
+def _quiz_pool(args) -> None:
+    from .quiz import write_pool
+    from .zoo import Zoo
+
+    zoo = Zoo(Path(args.checkpoints) if args.checkpoints else None)
+    for ds in (list(DATASETS) if args.dataset == "all" else [args.dataset]):
+        t0 = time.perf_counter()
+        out = write_pool(zoo, ds, args.n, None if args.no_progress else
+                         (lambda f, name, ds=ds: print(f"{ds}: drawing {name}", flush=True)))
+        print(f"wrote {out} in {time.perf_counter() - t0:.0f} s")
+
+
+def _quiz_export(args) -> None:
+    from .answers import AnswerStore
+
+    text = AnswerStore(Path(args.db) if args.db else None).export_csv(args.dataset)
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
 
 
 def _publish(args) -> None:

@@ -84,3 +84,22 @@ def guidance(curves: dict[str, tuple[Sequence[float], Sequence[float], Sequence[
                                   showgrid=False),
                       margin=dict(l=60, r=70, t=50, b=50), legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+def fooled(points: Sequence[tuple[str, float, float, float, float]], real: Optional[tuple[float, float, float]] = None
+           ) -> go.Figure:
+    """How often people were fooled, with its 95 % interval drawn, against FID: one point per model
+    ``(title, fid, rate, low, high)``; ``real``: the false-alarm rate on real pictures ``(rate, low, high)``."""
+    fig = go.Figure()
+    for i, (name, fid, rate, lo, hi) in enumerate(points):
+        fig.add_scatter(x=[fid], y=[rate], mode="markers+text", text=[name], textposition="top center", name=name,
+                        error_y=dict(type="data", symmetric=False, array=[hi - rate], arrayminus=[rate - lo]),
+                        marker=dict(size=12, color=SERIES[i % len(SERIES)]))
+    if real is not None:
+        fig.add_hline(y=real[0], line_dash="dot", annotation_text=f"real pictures judged generated: {real[0]:.0%}")
+    fig = style(fig, "People fooled (generated pictures judged real) against FID", "FID (log scale)",
+                "share of answers 'real' (95 % interval)")
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    fig.update_layout(showlegend=False)
+    return fig

@@ -57,11 +57,12 @@ class AppServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = open(log, "w")
+        self.db = Path(env.get("GENZOO_DB") or Path(log).with_suffix(".quiz.sqlite3"))
         self.proc = subprocess.Popen(
             [sys.executable, "app.py"], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
             env={**os.environ, "GENZOO_CHECKPOINTS": str(checkpoints), "GRADIO_SERVER_PORT": str(self.port),
                  "GRADIO_SERVER_NAME": "127.0.0.1", "GENZOO_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-                 "HF_HUB_OFFLINE": "1", **env})
+                 "HF_HUB_OFFLINE": "1", **env, "GENZOO_DB": str(self.db)})
         self.started = time.perf_counter()
         deadline = time.time() + 120
         while time.time() < deadline:

@@ -73,7 +73,9 @@ def test_mcp_server_lists_the_public_actions_as_tools_and_runs_one(app_server):
                 return tools, result
 
     tools, result = asyncio.run(asyncio.wait_for(session(), 90))
-    assert set(tools) == {"sample", "pick_class", "interpolate", "reconstruct", "scoreboard"}
+    from genzoo.app.common import PUBLIC
+
+    assert set(tools) == set(PUBLIC)
     assert "seed" in tools["sample"].inputSchema["properties"]["s"]["description"]
     assert all(t.description for t in tools.values())
     assert not result.isError and result.content
@@ -209,8 +211,12 @@ def test_diffusion_views(client):
 
 
 def test_scoreboard_reads_the_measurements(client):
-    table, fid, scatter, guidance, summary = client.predict("mnist", api_name="/scoreboard")
+    table, fid, scatter, guidance, people, summary = client.predict("mnist", api_name="/scoreboard")
     rows = {r[0]: r for r in table["data"]}
+    assert table["headers"][-1] == "people fooled (95 % interval)"
+    assert all(r[-1] == "no answers yet" or r[-1].startswith("too few answers") or "answers)" in r[-1]
+               for r in table["data"])
+    assert figure(people)["layout"]["yaxis"]["range"] == [0, 1]
     assert set(rows) == {"VAE (beta = 1)", "GAN", "Conditional GAN", "Diffusion (cosine schedule)"}
     assert rows["Diffusion (cosine schedule)"][8] == 50 and rows["GAN"][8] == 1
     assert rows["Conditional GAN"][5] is not None and rows["GAN"][5] is None

@@ -106,7 +106,7 @@ def test_views_redraw_when_the_dataset_switches(page):
         return page.locator(f"#{gallery} img").first.get_attribute("src")
 
     before = {}
-    views = (("Reconstruct", "recon-gallery"), ("How diffusion works", "noised-gallery"))
+    views = (("Reconstruct", "recon-gallery"), ("Diffusion", "noised-gallery"))
     for tab, gallery in views:
         open_tab(page, tab)
         before[gallery] = first_picture(gallery)
@@ -171,7 +171,7 @@ def test_training_tab(page):
 
 
 def test_diffusion_tab(page):
-    open_tab(page, "How diffusion works")
+    open_tab(page, "Diffusion")
     wait_plot(page, "beta-plot")
     page.get_by_role("button", name="Run the reverse process").click()
     wait_images(page, "reverse-gallery", 10)
@@ -188,6 +188,56 @@ def test_scoreboard_tab(page):
     shot(page, "09-scoreboard")
     no_error_shown(page)
     assert not page.js_errors, page.js_errors
+
+
+def test_the_quiz_plays_three_rounds_with_the_keyboard_and_the_buttons(page):
+    """Three pictures answered (two by key, one by button): each answer is judged at once and a new picture follows."""
+    open_tab(page, "Real or generated?")
+    wait_images(page, "quiz-picture")                       # the first picture comes when the tab opens
+    verdicts = []
+    for answer in ("r", "g", "button"):
+        before = page.locator("#quiz-picture img").get_attribute("src")
+        if answer == "button":
+            page.locator("#quiz-real").click()
+        else:
+            page.locator("body").press(answer)
+        page.wait_for_function("([n, src]) => { const v = document.querySelector('#quiz-verdict').innerText;"
+                               " const img = document.querySelector('#quiz-picture img');"
+                               " return v.includes(`(${n} answered so far.)`) && img && img.src !== src &&"
+                               " img.complete && img.naturalWidth > 0; }", arg=[len(verdicts) + 1, before],
+                               timeout=TIMEOUT)
+        verdicts.append(page.locator("#quiz-verdict").inner_text())
+        page.wait_for_timeout(600)                          # the rule: at most two answers a second
+    assert all(("Right!" in v or "Not this time." in v) and "It was " in v for v in verdicts), verdicts
+    shot(page, "11-quiz")
+    no_error_shown(page)
+
+
+def test_the_scoreboard_shows_people_fooled_beside_fid(page, app_server):
+    """Human-eye columns filled from a test database of made-up answers (40 each for three models and real ones)."""
+    from genzoo.answers import REAL, AnswerStore
+
+    store = AnswerStore(app_server.db)
+    for source, fooled in ((REAL, 6), ("vae", 4), ("gan", 15), ("ddpm-cosine", 17)):
+        for i in range(40):
+            browser, token = f"test-player-{i:03d}", f"{source}-{i}"
+            store.serve(token, browser, "mnist", source, i)
+            wrong = "generated" if source == REAL else "real"
+            store.record(token, browser, wrong if i < fooled else ("real" if source == REAL else "generated"))
+    open_tab(page, "Scoreboard")
+    page.get_by_role("button", name="Show the scoreboard").click()
+    rates = {s.source: s.rate.words() for s in store.scores("mnist")}     # with the answers played above
+    page.wait_for_function("(w) => document.querySelector('#scoreboard-table').innerText.includes(w)",
+                           arg=rates["gan"], timeout=TIMEOUT)
+    wait_plot(page, "scoreboard-people")
+    text = page.locator("#scoreboard-table").inner_text()
+    assert rates["vae"] in text and rates["ddpm-cosine"] in text
+    assert "cgan" in rates or "no answers yet" in text
+    summary = page.locator("#scoreboard-summary").inner_text()
+    assert f"real pictures were taken for generated ones in {rates[REAL]}" in summary
+    page.locator("#scoreboard-people").scroll_into_view_if_needed()
+    shot(page, "12-scoreboard-people")
+    no_error_shown(page)
 
 
 def test_models_tab_shows_every_model_and_an_equation(page):
@@ -208,7 +258,7 @@ def test_models_tab_shows_every_model_and_an_equation(page):
 
 
 TAB_NAMES = ["Data", "Sample", "Pick a class", "Interpolate", "Latent map", "Reconstruct", "Training",
-             "How diffusion works", "How diffusion got fast", "Scoreboard", "Models"]
+             "Diffusion", "Faster diffusion", "Real or generated?", "Scoreboard", "Models"]
 
 
 @pytest.mark.timeout(400)        # about 60 s on a fast 2-core machine, so about 190 s on one 3 times slower

@@ -6,16 +6,19 @@ import gradio as gr
 from ..registry import SPECS
 from ..zoo import Zoo
 from . import (class_tab, data_tab, diffusion_tab, fast_tab, interpolate_tab, latent_tab, models_tab,
-               reconstruct_tab, sample_tab, scoreboard_tab, training_tab)
+               quiz_tab, reconstruct_tab, sample_tab, scoreboard_tab, training_tab)
 from .common import CSS, api, DATASET_CHOICES, DEFAULT_DATASET, class_names, model_choices
 from .inputs import Dropdown, Radio
 from .text import INTRO
 
-__all__ = ["CSS", "TABS", "build_app"]
+__all__ = ["CSS", "HEAD", "TABS", "build_app"]
 
 #: the tabs, in the order a visitor meets them
 TABS = (data_tab, sample_tab, class_tab, interpolate_tab, latent_tab, reconstruct_tab, training_tab, diffusion_tab,
-        fast_tab, scoreboard_tab, models_tab)
+        fast_tab, quiz_tab, scoreboard_tab, models_tab)
+
+#: what the page's <head> adds: the quiz's keyboard shortcuts
+HEAD = quiz_tab.KEYS_JS
 
 
 def build_app(zoo: Zoo) -> gr.Blocks:

@@ -289,7 +289,8 @@ def friendly(fn: Callable) -> Callable:
 
 #: the actions offered to programs (the API page, and the MCP server's tools): named functions with docstrings.
 #: Every other listener only serves the page: callable by the app's own front end and clients, but undocumented.
-PUBLIC = ("sample", "pick_class", "interpolate", "reconstruct", "scoreboard")
+PUBLIC = ("sample", "pick_class", "interpolate", "reconstruct", "scoreboard", "quiz_next", "quiz_answer",
+          "quiz_results")
 
 
 def api(name: str) -> dict:

@@ -78,7 +78,7 @@ def reverse_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int = 0, s
 
 def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     names = list(class_names(default))
-    with gr.Tab("How diffusion works", id="diffusion"):
+    with gr.Tab("Diffusion", id="diffusion"):
         gr.Markdown(TEXT["diffusion"])
         with gr.Row():
             beta, abar, snr = (gr.Plot(label="β_t", elem_id="beta-plot"), gr.Plot(label="ᾱ_t"),

@@ -2,11 +2,13 @@
 few sentences written from the numbers."""
 from __future__ import annotations
 
+from typing import Optional
 
 import gradio as gr
 import plotly.graph_objects as go
 
 from .. import explore, plots
+from ..answers import REAL, AnswerStore, StoreError
 from ..data import dataset_info
 from ..evaluation import percent
 from ..measurements import Measurements
@@ -18,7 +20,7 @@ from .text import TEXT
 
 SCORE_HEADERS = ["model", "FID ↓", "precision ↑", "recall ↑", "class imbalance ↓", "class accuracy ↑",
                  "sharpness (real = 1)", "ms per picture ↓", "network runs per picture", "parameters",
-                 "training minutes"]
+                 "training minutes", "people fooled (95 % interval)"]
 
 
 def time_model(model, opts: dict) -> float:
@@ -27,17 +29,38 @@ def time_model(model, opts: dict) -> float:
     return explore.timed_sample(model, 16, 1, **opts).seconds
 
 
-def scoreboard_view(zoo: Zoo, dataset: str) -> tuple[list[list], go.Figure, go.Figure, go.Figure, str]:
-    """The measured table, a FID bar chart, quality against speed, the guidance curve and a summary."""
+def human_scores(store: AnswerStore, dataset: str) -> tuple[dict, str]:
+    """The quiz's rates by source, and a sentence on them (or on why they cannot be read)."""
+    try:
+        rates = {s.source: s.rate for s in store.scores(dataset)}
+    except StoreError as exc:
+        return {}, f"*The quiz's answers cannot be read just now: {exc}.*"
+    real = rates.get(REAL)
+    if real is None:
+        return rates, "*No one has played “Real or generated?” on this dataset yet.*"
+    return rates, (f"**People's eyes** (the “Real or generated?” tab): real pictures were taken for generated ones "
+                   f"in {real.words()}. A model's column says how often its pictures were taken for real.")
+
+
+def scoreboard_view(zoo: Zoo, dataset: str, store: Optional[AnswerStore] = None
+                    ) -> tuple[list[list], go.Figure, go.Figure, go.Figure, go.Figure, str]:
+    """The measured table, a FID bar chart, quality against speed, the guidance curve, people fooled against FID,
+    and a summary."""
     m = metrics(zoo, dataset)
     if m is None:
         raise ValueError(f"no measurements for {dataset_info(dataset).title} yet: run "
                          f"`python -m genzoo evaluate --dataset {dataset}`")
+    human, human_line = human_scores(store or AnswerStore(), dataset)
     scores = list(m.models.values())
     rows = [[r.title, round(r.fid, 2), round(r.precision, 3), round(r.recall, 3), round(r.class_kl, 4),
              None if r.cond_acc is None else round(r.cond_acc, 4), round(r.sharpness, 2),
              round(r.ms_per_image, 3) if r.ms_per_image else None, r.network_runs, r.parameters,
-             round(r.train_minutes, 1)] for r in scores]
+             round(r.train_minutes, 1), human[name].words() if name in human else "no answers yet"]
+            for name, r in m.models.items()]
+    enough = [(m.models[n].title, m.models[n].fid, rate.value, *rate.interval) for n, rate in human.items()
+              if n in m.models and rate.enough]
+    real = human.get(REAL)
+    people = plots.fooled(enough, (real.value, *real.interval) if real is not None and real.enough else None)
     fid_bar = plots.bars([r.title for r in scores], [r.fid for r in scores],
                          f"FID (lower is better; real pictures score {m.floor_fid:.2f})", "model", "FID (log scale)",
                          log_y=True)
@@ -56,7 +79,7 @@ def scoreboard_view(zoo: Zoo, dataset: str) -> tuple[list[list], go.Figure, go.F
     curves = {f"{r.title} ({r.guidance_curve[0]['n']:,} pictures a point)":
               tuple([p[k] for p in r.guidance_curve] for k in ("guidance", "cond_acc", "fid"))
               for r in scores if r.guidance_curve}
-    return rows, fid_bar, scatter, plots.guidance(curves), summary(m)
+    return rows, fid_bar, scatter, plots.guidance(curves), people, summary(m) + "\n\n" + human_line
 
 
 def summary(m: Measurements) -> str:
@@ -136,7 +159,9 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         with gr.Row():
             fid = gr.Plot(label="FID", elem_id="scoreboard-fid")
             scatter = gr.Plot(label="Quality against speed")
-        guidance = gr.Plot(label="Guidance")
+        with gr.Row():
+            guidance = gr.Plot(label="Guidance")
+            people = gr.Plot(label="People fooled", elem_id="scoreboard-people")
         with gr.Accordion("Time the models on this machine now", open=False):
             measure = gr.Button("Measure speed")
             speed = gr.Dataframe(headers=["model", "parameters", "network runs per picture",
@@ -153,10 +178,10 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         """
         return scoreboard_view(zoo, ds)
 
-    board = scoreboard
-    show.click(board, dataset, [table, fid, scatter, guidance, summary_md], **api("scoreboard"))
+    board, outputs = scoreboard, [table, fid, scatter, guidance, people, summary_md]
+    show.click(board, dataset, outputs, **api("scoreboard"))
     for event, when in ((demo.load, "load"), (dataset.change, "switch")):
-        event(on_load(board, 5), dataset, [table, fid, scatter, guidance, summary_md], **api(f"scoreboard_on_{when}"))
+        event(on_load(board, len(outputs)), dataset, outputs, **api(f"scoreboard_on_{when}"))
 
     @friendly
     @on_gpu(lambda *_: MAX_GPU_SECONDS)

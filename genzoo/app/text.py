@@ -41,6 +41,10 @@ noise; at each step you see the noisy picture and the network's current guess of
 each run costs time. Here one noise and one class go through ever fewer runs: the original 1,000 steps, smarter
 samplers (DDIM, DPM-Solver++) that take bigger steps, and a student model trained to copy its teacher in just
 4 steps. Each picture shows its runs, its time on this machine and its measured FID (lower is better).""",
+    "quiz": """**Real or generated?** Can you tell a real picture from one a model drew? Each picture here is
+either a real test picture or drawn by one of the models, half and half. Answer *Real* or *Generated* (keys R and G;
+N shows a new picture) and see at once whether you were right. Everyone's answers add up to a measure no formula
+gives: how often each model fools people's eyes, shown on the Scoreboard beside FID.""",
     "models": """**The models, explained.** The table says what each model can and cannot do — read from the models
 themselves, not typed in. Pick a model below for a plain description, why its pictures look the way they do, the
 layers it is built from (with their sizes) and the equation it is trained on.""",

@@ -180,3 +180,35 @@ def noised(image: torch.Tensor, t: int, schedule: str, seed: int = 0) -> torch.T
     x0 = image * 2 - 1
     eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
     return ((s.q_sample(x0, torch.tensor([t]), eps) + 1) / 2).clamp(0, 1)
+
+
+# -- the denoising scrubber ----------------------------------------------------------------------------
+@dataclass
+class Trace:
+    """One drawing, step by step: before each step its t, the state x_t and the network's guess of x_0."""
+    frames: list[tuple[int, torch.Tensor, torch.Tensor]]
+    final: torch.Tensor
+    labels: Optional[torch.Tensor]
+    guidance: float
+
+
+@torch.no_grad()
+def denoising_trace(model, seed: int, label: Optional[int], steps: int, guidance: float) -> Trace:
+    """Every step of one DDIM drawing from a seed's noise (the sampler's own states, as ``denoise`` keeps them)."""
+    g = torch.Generator().manual_seed(seed)
+    labels = None if label is None else torch.tensor([label], device=model.device)
+    x0, frames = model.denoise(model.noise(1, g), labels, sampler="ddim", steps=steps, guidance=guidance,
+                               generator=g, frames=steps)
+    return Trace(frames, x0, labels, guidance)
+
+
+def guidance_sum(eps_u: torch.Tensor, eps_c: torch.Tensor, guidance: float) -> str:
+    """Classifier-free guidance with the numbers of one step: at the position where the class changes the guess
+    most, then over the whole picture."""
+    diff = (eps_c - eps_u).flatten()
+    i = int(diff.abs().argmax())
+    u, c = float(eps_u.flatten()[i]), float(eps_c.flatten()[i])
+    return (f"ε = ε_no class + s × (ε_class − ε_no class) = {u:+.2f} + {guidance:g} × ({c:+.2f} − ({u:+.2f})) "
+            f"= **{u + guidance * (c - u):+.2f}**, where the class changes the guess most. Over the whole picture the "
+            f"class moves the guess by {float(diff.pow(2).mean().sqrt()):.3f} (root mean square), and strength "
+            f"{guidance:g} makes that {abs(guidance) * float(diff.pow(2).mean().sqrt()):.3f}.")

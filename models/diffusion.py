@@ -64,6 +64,23 @@ class DiffusionBase(GenerativeModel):
         """A noisy state x_t as a picture to show: pixel models show it as it is (clamped to the image range)."""
         return unit(x.float())
 
+    def noise_images(self, eps: torch.Tensor) -> torch.Tensor:
+        """A noise guess as a picture: grey is 0, white +3 and black -3 standard deviations."""
+        return unit(eps.float() / 3)
+
+    #: whether the guided noise guess is the mix eps_u + s (eps_c - eps_u) of two answers that can be shown apart
+    #: (a guidance-distilled model takes s as an input and gives one answer)
+    guidance_parts = True
+
+    def guidance_terms(self, x: torch.Tensor, t: int, labels: torch.Tensor, guidance: float
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """At x_t: the noise guessed without the class (eps_u), with it (eps_c), and their guided mix."""
+        if not self.guidance_parts:
+            raise ValueError(f"{type(self).__name__} takes the guidance strength as an input: its answer has no "
+                             f"separate class and no-class parts")
+        eps_u, eps_c = self.predict_eps(x, t, None, 0.0), self.predict_eps(x, t, labels, 1.0)
+        return eps_u, eps_c, eps_u + guidance * (eps_c - eps_u)
+
     def from_images(self, images: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 

@@ -39,6 +39,7 @@ class DistilledDDPM(DDPM):
     """A guidance-distilled, progressively distilled pixel DDPM (eps_theta replaced by v_theta(x_t, t, y, w))."""
 
     timestep_spacing = "trailing"
+    guidance_parts = False          # the guidance strength is an input of its network
 
     def __init__(self, schedule: str = "cosine", T: int = 1000, channels: int = 32,
                  channel_mults: tuple = (1, 2, 2), num_res_blocks: int = 2, num_classes: int = 10,

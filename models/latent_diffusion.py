@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .autoencoders import Autoencoder
+from .base import unit
 from .diffusion import DiffusionBase, UNet, timestep_embedding
 
 
@@ -124,6 +125,16 @@ class LatentDiffusion(DiffusionBase):
     def state_images(self, z):
         """A noisy code z_t shown through the decoder: what the picture would be if the noise were content."""
         return self.to_images(z)
+
+    def noise_images(self, eps):
+        """A noise guess over the code, 4x: a grid code's k 7x7 maps side by side; a flat code in rows of 16 numbers.
+        Grey is 0, white +3 and black -3 standard deviations."""
+        n, g, eps = len(eps), getattr(self.autoencoder, "grid", 0), eps.float()
+        if g:
+            tiles = torch.cat(list(eps.reshape(n, g, 7, 7).unbind(1)), dim=-1)
+        else:
+            tiles = F.pad(eps, (0, -eps.shape[1] % 16)).reshape(n, -1, 16)
+        return unit(F.interpolate(tiles[:, None] / 3, scale_factor=4, mode="nearest"))
 
     def encode(self, x, labels=None):
         return self.from_images(x)

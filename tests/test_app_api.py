@@ -301,3 +301,16 @@ def test_how_diffusion_got_fast_draws_one_noise_with_ever_fewer_network_runs(cli
     assert figure(plot)["layout"]["xaxis"]["type"] == "log"
     with_ddpm, _ = client.predict("mnist", "3", 0, True, api_name="/fast_diffusion")
     assert with_ddpm[0]["caption"].startswith("Diffusion (cosine schedule) · DDPM, 1,000 steps — 2000 network runs")
+
+
+def test_the_scrubber_shows_one_step_for_the_pixel_and_the_latent_model(client):
+    for name in ("ddpm-cosine", "ldm"):
+        tiles, words = client.predict("mnist", name, "3", 0, 1.5, 10, api_name="/scrub")
+        captions = [t["caption"] for t in tiles]
+        assert len(tiles) == 6 and captions[0].startswith("step 10 of 20 (t = ")
+        assert captions[1] == "guess: the final picture"
+        assert words.startswith("ε = ε_no class + s × (ε_class − ε_no class) = ")
+    with pytest.raises(Exception, match="not in the list of choices|two parts"):
+        client.predict("mnist", "ddpm-fast", "3", 0, 1.5, 10, api_name="/scrub")
+    with pytest.raises(Exception, match="greater than maximum value 20"):       # the slider's own check
+        client.predict("mnist", "ddpm-cosine", "3", 0, 1.5, 21, api_name="/scrub")

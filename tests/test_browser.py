@@ -179,6 +179,23 @@ def test_diffusion_tab(page):
     no_error_shown(page)
 
 
+def test_the_scrubber_follows_the_step_slider(page):
+    open_tab(page, "Diffusion")
+    page.wait_for_function("() => document.querySelector('#scrub-gallery') && "
+                           "document.querySelector('#scrub-gallery').innerText.includes('step 1 of 20')",
+                           timeout=TIMEOUT)
+    box = page.locator("#scrub-step input[type=number]")
+    box.fill("12")
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelector('#scrub-gallery').innerText.includes('step 12 of 20')",
+                           timeout=TIMEOUT)
+    wait_images(page, "scrub-gallery", 6)
+    assert "ε = ε_no class + s ×" in page.locator("#scrub-sum").inner_text()
+    page.locator("#scrub-gallery").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "13-scrubber.png"))
+    no_error_shown(page)
+
+
 def test_scoreboard_tab(page):
     open_tab(page, "Scoreboard")
     page.get_by_role("button", name="Show the scoreboard").click()

@@ -21,7 +21,13 @@ from .common import (Built, Gallery, Memo, Progress, api, big, clamp_int, class_
 from .inputs import Dropdown, Number, Slider
 from .text import TEXT
 
-REVERSE = Memo()
+REVERSE, TRACES = Memo(), Memo(8)
+SCRUB_STEPS = 20
+
+
+def scrubbable() -> list[str]:
+    """Diffusion models whose guided answer splits into a class and a no-class part (pixel and latent alike)."""
+    return [n for n in diffusion_models() if SPECS[n].cls.guidance_parts]
 
 
 def diffusion_models() -> list[str]:
@@ -76,6 +82,36 @@ def reverse_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int = 0, s
     return REVERSE.get((id(zoo), dataset, name, k, seed, steps), compute)
 
 
+def scrub_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int, guidance: float, step: int
+               ) -> tuple[Gallery, str]:
+    """Step ``step`` (1 = pure noise) of a 20-step DDIM drawing: x_t, the network's guess of the final picture, its
+    guess of the noise, and that guess's two parts with the guidance sum."""
+    if name not in scrubbable():
+        raise ValueError(f"choose one of {', '.join(scrubbable())} (models whose guidance has two parts)")
+    model = zoo.model(dataset, name)
+    seed = clamp_int(seed, 0, MAX_SEED, "seed")
+    i = clamp_int(step, 1, SCRUB_STEPS, "step") - 1
+    k = class_index(dataset, class_name)
+    try:
+        guidance = float(guidance)
+    except (TypeError, ValueError):
+        raise ValueError(f"guidance must be a number, got {guidance!r}") from None
+    if not 0 <= guidance <= 5:
+        raise ValueError(f"guidance must lie between 0 and 5, got {guidance:g}")
+    trace = TRACES.get((id(zoo), dataset, name, k, seed, guidance),
+                       lambda: explore.denoising_trace(model, seed, k, SCRUB_STEPS, guidance))
+    t, xt, x0 = trace.frames[i]
+    with torch.no_grad():
+        eps_u, eps_c, eps = model.guidance_terms(xt, t, trace.labels, guidance)
+    tiles = [(big(model.state_images(xt)[0]), f"step {i + 1} of {SCRUB_STEPS} (t = {t}): noisy x_t"),
+             (big(model.to_images(x0)[0]), "guess: the final picture"),
+             (big(model.noise_images(eps)[0]), f"guess: the noise (s = {guidance:g})"),
+             (big(model.noise_images(eps_u)[0]), "noise guess, no class"),
+             (big(model.noise_images(eps_c)[0]), "noise guess, with class"),
+             (big(model.noise_images(10 * (eps_c - eps_u))[0]), "the class's push (×10)")]
+    return tiles, explore.guidance_sum(eps_u, eps_c, guidance)
+
+
 def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     names = list(class_names(default))
     with gr.Tab("Diffusion", id="diffusion"):
@@ -100,6 +136,16 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         with gr.Row():
             frames = gallery("Snapshots: noisy picture | the network's guess", columns=5, elem_id="reverse-gallery")
             final = gr.Image(label="Result", type="pil", format="png", height=200)
+        gr.Markdown(TEXT["scrubber"])
+        with gr.Row():
+            scrub_model = Dropdown(model_choices(zoo, default, scrubbable()), value=scrubbable()[0], label="Model")
+            scrub_class = class_dropdown(names, value=names[2], label="Class")
+            scrub_seed = Number(value=0, precision=0, minimum=0, label="Seed")
+            scrub_guidance = Slider(0, 5, value=1.5, step=0.25, label="Guidance strength s")
+        scrub_step = Slider(1, SCRUB_STEPS, value=1, step=1, label=f"Step (1 = pure noise, {SCRUB_STEPS} = the "
+                            "last): drag to scrub", elem_id="scrub-step")
+        scrub_tiles = gallery("One step of the drawing", columns=6, elem_id="scrub-gallery")
+        scrub_sum = gr.Markdown(elem_id="scrub-sum")
     demo.load(on_load(friendly(schedule_figures), 3), None, [beta, abar, snr], **api("schedules"))
     noising = friendly(functools.partial(noising_view, zoo))
     t.release(noising, [dataset, cls, idx, t], noised, **api("noising"))
@@ -115,6 +161,21 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     demo.load(on_load(run, 2), [dataset, model, target, seed, steps], [frames, final],
               **api("reverse_process_on_load"),
               concurrency_id=HEAVY)
-    return Built([cls, target], [redraw(noising, [dataset, cls, idx, t], [noised], "noising_on_switch"),
-                                 redraw(run, [dataset, model, target, seed, steps], [frames, final],
-                                        "reverse_process_on_switch", concurrency_id=HEAVY)])
+    @friendly
+    @on_gpu(lambda *_: 10)
+    def scrub(ds, m, c, s, w, i):
+        return scrub_view(zoo, ds, m, c, s, w, i)
+
+    scrub_inputs = [dataset, scrub_model, scrub_class, scrub_seed, scrub_guidance, scrub_step]
+    for event, name in ((scrub_step.change, "scrub"), (scrub_model.change, "scrub_model"),
+                        (scrub_class.change, "scrub_class"), (scrub_seed.submit, "scrub_seed"),
+                        (scrub_guidance.release, "scrub_guidance")):
+        event(scrub, scrub_inputs, [scrub_tiles, scrub_sum], **api(name), concurrency_id=HEAVY,
+              trigger_mode="always_last")
+    demo.load(on_load(scrub, 2), scrub_inputs, [scrub_tiles, scrub_sum], **api("scrub_on_load"),
+              concurrency_id=HEAVY)
+    return Built([cls, target, scrub_class], [
+        redraw(scrub, scrub_inputs, [scrub_tiles, scrub_sum], "scrub_on_switch", concurrency_id=HEAVY),
+        redraw(noising, [dataset, cls, idx, t], [noised], "noising_on_switch"),
+        redraw(run, [dataset, model, target, seed, steps], [frames, final], "reverse_process_on_switch",
+               concurrency_id=HEAVY)])

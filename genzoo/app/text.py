@@ -37,6 +37,10 @@ pictures real (0.5 means it can no longer tell).""",
 left, and the network learns to undo one step. The *schedule* sets how fast the picture fades: the cosine schedule
 keeps more of the picture in the early steps than the linear one. Drawing runs the process backwards from pure
 noise; at each step you see the noisy picture and the network's current guess of the final result.""",
+    "scrubber": """### Scrub through one drawing
+Drag the step slider. At each step the network looks at the noisy picture and guesses two things: the final picture,
+and the noise to take away. *Guidance* mixes two guesses of the noise, one made without the class and one with it:
+the strength s says how far to push from the first towards, and past, the second.""",
     "fast": """**How diffusion got fast.** A diffusion model draws by running its network again and again, and
 each run costs time. Here one noise and one class go through ever fewer runs: the original 1,000 steps, smarter
 samplers (DDIM, DPM-Solver++) that take bigger steps, and a student model trained to copy its teacher in just

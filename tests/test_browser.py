@@ -131,6 +131,54 @@ def test_interpolate_tab(page):
     no_error_shown(page)
 
 
+def interpolation_state(pg):
+    """The open tab, the dataset, the frames and the path picture (named by its bytes) of a page."""
+    wait_images(pg, "interp-paths", 1)
+    return (pg.locator("[role=tab][aria-selected=true]").inner_text(),
+            pg.locator("input[type=radio]:checked").first.get_attribute("value"),
+            pg.locator("#interp-frames input[type=number]").input_value(),
+            pg.locator("#interp-paths img").get_attribute("src").rsplit("/", 1)[-1])
+
+
+FRAMES_ARE = ("(v) => { const e = document.querySelector('#interp-frames input[type=number]');"
+              " return e && e.value === v; }")
+
+
+@pytest.mark.timeout(180)
+def test_a_shared_link_opens_the_same_view_in_a_fresh_browser(page, app_server):
+    """Open a link (with one bad setting), change the view, copy its link, open that in a new browser context."""
+    browser = page.context.browser
+    first = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    first.goto(f"{app_server.url}?tab=interpolate&dataset=fashion&seed_a=7&frames=12&class_a=1&bogus=3",
+               timeout=TIMEOUT)
+    first.wait_for_function(FRAMES_ARE, arg="12", timeout=TIMEOUT)
+    assert first.locator("#link-note").inner_text().count("“bogus” is not a setting of this tab") == 1
+    tab, dataset, frames, _ = interpolation_state(first)
+    assert (tab, dataset, frames) == ("Interpolate", "fashion", "12")
+    box = first.locator("#interp-frames input[type=number]")
+    box.fill("8")
+    box.press("Enter")
+    first.get_by_role("button", name="Interpolate", exact=True).click()
+    first.wait_for_timeout(500)
+    before = interpolation_state(first)
+    first.locator("#copy-link").click()
+    first.wait_for_function("() => { const e = document.querySelector('#link-box textarea, #link-box input');"
+                            " return e && e.value.startsWith('http'); }", timeout=TIMEOUT)
+    link = first.locator("#link-box textarea, #link-box input").first.input_value()
+    assert "tab=interpolate" in link and "dataset=fashion" in link and "frames=8" in link and "seed_a=7" in link
+    first.screenshot(path=str(SHOTS / "14-link-copied.png"))
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    fresh.goto(link, timeout=TIMEOUT)
+    fresh.wait_for_function(FRAMES_ARE, arg="8", timeout=TIMEOUT)
+    fresh.wait_for_function("(src) => { const i = document.querySelector('#interp-paths img');"
+                            " return i && i.src.endsWith(src); }", arg=before[3], timeout=TIMEOUT)
+    assert interpolation_state(fresh) == before                # the same tab, dataset, settings and pictures
+    fresh.screenshot(path=str(SHOTS / "15-link-opened-fresh.png"))
+    assert not fresh.locator("#link-note").inner_text()
+    first.context.close()
+    fresh.context.close()
+
+
 def test_latent_map_tab(page):
     open_tab(page, "Latent map")
     page.get_by_role("button", name="Show the map").click()

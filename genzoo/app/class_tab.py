@@ -5,7 +5,7 @@ from typing import Optional
 
 import gradio as gr
 
-from ..registry import default_guidance
+from ..registry import DEFAULT_GUIDANCE, default_guidance
 from ..hosting import on_gpu
 from ..zoo import Zoo
 from .common import (Built, Gallery, Progress, api, caption, clamp_int, class_dropdown, class_index, class_names, draw,
@@ -72,6 +72,11 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     go_.click(pick_class, [dataset, cls, guidance, n, seed], out, **api("pick_class"), concurrency_id=HEAVY)
     demo.load(on_load(pick_class, 1), [dataset, cls, guidance, n, seed], out, **api("pick_class_on_load"),
               concurrency_id=HEAVY)
-    dataset.change(default_guidance, dataset, guidance, **api("guidance_on_switch"))
-    return Built([cls], [redraw(pick_class, [dataset, cls, guidance, n, seed], [out], "pick_class_on_switch",
+    def follow(ds, g):
+        """The guidance slider moves to the dataset's own strength, unless the visitor (or a link) chose another."""
+        return default_guidance(ds) if g is None or float(g) in DEFAULT_GUIDANCE.values() else gr.skip()
+
+    dataset.change(follow, [dataset, guidance], guidance, **api("guidance_on_switch"))
+    built = Built([cls], [redraw(pick_class, [dataset, cls, guidance, n, seed], [out], "pick_class_on_switch",
                                  concurrency_id=HEAVY)])
+    return built._replace(tab="class", link={"class": cls, "guidance": guidance, "n": n, "seed": seed})

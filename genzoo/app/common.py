@@ -299,10 +299,13 @@ def api(name: str) -> dict:
 
 
 class Built(NamedTuple):
-    """What a tab hands the composer: its class pickers, which follow the dataset, and the views to draw again once
-    the dataset has switched and the pickers have followed (each the keyword arguments of one listener)."""
+    """What a tab hands the composer: its class pickers, which follow the dataset; the views to draw again once
+    the dataset has switched and the pickers have followed (each the keyword arguments of one listener); its id;
+    and the controls a share link may set, by the link's names for them (see ``links``)."""
     classes: tuple = ()
     redraws: tuple[dict, ...] = ()
+    tab: str = ""
+    link: dict = {}
 
 
 def redraw(fn: Callable, inputs: list, outputs: list, api_name: str, **kwargs) -> dict:

@@ -35,4 +35,5 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     show.click(fn, dataset, [images, counts], **api("data"))
     dataset.change(fn, dataset, [images, counts], **api("data_on_switch"))
     demo.load(on_load(fn, 2), dataset, [images, counts], **api("data_on_load"))
-    return Built()
+    built = Built()
+    return built._replace(tab="data", link={})

@@ -174,8 +174,12 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
               trigger_mode="always_last")
     demo.load(on_load(scrub, 2), scrub_inputs, [scrub_tiles, scrub_sum], **api("scrub_on_load"),
               concurrency_id=HEAVY)
-    return Built([cls, target, scrub_class], [
+    built = Built([cls, target, scrub_class], [
         redraw(scrub, scrub_inputs, [scrub_tiles, scrub_sum], "scrub_on_switch", concurrency_id=HEAVY),
         redraw(noising, [dataset, cls, idx, t], [noised], "noising_on_switch"),
         redraw(run, [dataset, model, target, seed, steps], [frames, final], "reverse_process_on_switch",
                concurrency_id=HEAVY)])
+    return built._replace(tab="diffusion", link={
+        "t": t, "picture_class": cls, "picture": idx, "model": model, "class": target, "seed": seed, "steps": steps,
+        "scrub_model": scrub_model, "scrub_class": scrub_class, "scrub_seed": scrub_seed, "guidance": scrub_guidance,
+        "step": scrub_step})

@@ -112,7 +112,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             with gr.Column():
                 seed_a = Number(value=1, precision=0, minimum=0, label="GAN / diffusion: first seed")
                 seed_b = Number(value=2, precision=0, minimum=0, label="GAN / diffusion: second seed")
-                frames = Slider(3, MAX_FRAMES, value=10, step=1, label="Frames")
+                frames = Slider(3, MAX_FRAMES, value=10, step=1, label="Frames", elem_id="interp-frames")
             drawing = sketchpad("Or draw the first picture", elem_id="interp-sketch")
         go_ = gr.Button("Interpolate", variant="primary")
         strips = gr.Image(label="Paths, first to last (the autoencoders' rows start and end with the two real "
@@ -147,5 +147,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     go_.click(interpolate, inputs, [strips, gif, gif_file, table], **api("interpolate"), concurrency_id=HEAVY)
     demo.load(on_load(interpolate, 4), inputs, [strips, gif, gif_file, table], **api("interpolate_on_load"),
               concurrency_id=HEAVY)
-    return Built([class_a, class_b], [redraw(interpolate, inputs, [strips, gif, gif_file, table],
+    built = Built([class_a, class_b], [redraw(interpolate, inputs, [strips, gif, gif_file, table],
                                              "interpolate_on_switch", concurrency_id=HEAVY)])
+    return built._replace(tab="interpolate", link={
+        "class_a": class_a, "index_a": index_a, "class_b": class_b, "index_b": index_b, "seed_a": seed_a,
+        "seed_b": seed_b, "frames": frames})

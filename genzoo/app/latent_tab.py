@@ -145,4 +145,5 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
                  **api("latent_locate"))
     place.click(over_zoo(latent_drawing), [dataset, model, drawing], [fig, neighbours],
                 **api("latent_drawing"), concurrency_id=HEAVY)
-    return Built([cls])
+    built = Built([cls])
+    return built._replace(tab="latent", link={"model": model, "u": u, "v": v, "class": cls, "index": idx})

@@ -73,4 +73,5 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     show = friendly(functools.partial(guide_model, zoo))
     model.change(show, [dataset, model], [about, layers], **api("guide_model"))
     demo.load(show, [dataset, model], [about, layers], **api("guide_model_on_load"))
-    return Built()
+    built = Built()
+    return built._replace(tab="models", link={"model": model})

@@ -146,4 +146,5 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         button.click(answered(kind), [token, browser], [verdict, summary, token], **api(f"quiz_answer_{kind}"),
                      **LANE).success(**show, **api(f"quiz_next_after_{kind}"))
     dataset.change(lambda: ("", None, "", ""), None, [token, picture, verdict, summary], **api("quiz_reset"))
-    return Built()
+    built = Built()
+    return built._replace(tab="quiz", link={})

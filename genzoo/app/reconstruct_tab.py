@@ -69,5 +69,6 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
               concurrency_id=HEAVY)
     demo.load(on_load(view, 3), [dataset, source, cls, idx, drawing], [out, slider, table],
               **api("reconstruct_on_load"))
-    return Built([cls], [redraw(view, [dataset, source, cls, idx, drawing], [out, slider, table],
+    built = Built([cls], [redraw(view, [dataset, source, cls, idx, drawing], [out, slider, table],
                                  "reconstruct_on_switch", concurrency_id=HEAVY)])
+    return built._replace(tab="reconstruct", link={"class": cls, "index": idx})

@@ -189,4 +189,5 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         return speed_view(zoo, ds, progress_adapter(progress))
 
     measure.click(run, dataset, speed, **api("speed"), concurrency_id=HEAVY)
-    return Built()
+    built = Built()
+    return built._replace(tab="scoreboard", link={})

@@ -89,4 +89,5 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     for event, when in ((demo.load, "load"), (dataset.change, "switch")):     # opened, and the dataset changed
         event(on_load(view, 1), [dataset, models, epoch], grids, **api(f"training_grids_on_{when}"))
         event(on_load(curves, 2), [dataset, models], [loss, gan], **api(f"loss_curves_on_{when}"))
-    return Built()
+    built = Built()
+    return built._replace(tab="training", link={"models": models, "epoch": epoch})

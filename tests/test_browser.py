@@ -377,3 +377,32 @@ def test_a_phone_sized_screen(page, app_server):
         pg.screenshot(path=str(SHOTS / "phone-390x844-full.png"), full_page=True)
     finally:
         pg.close()
+
+
+@pytest.mark.timeout(300)
+def test_the_presenters_tour_visits_every_step(page):
+    """Next through every step: each opens its tab, says what to notice in 60 words or fewer, and Back returns."""
+    from genzoo.app.text import TOUR
+
+    pg = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.goto(page.url, timeout=TIMEOUT)
+    pg.get_by_text("Presenter's tour").click()
+    tab_names = {"data": "Data", "reconstruct": "Reconstruct", "sample": "Sample", "latent": "Latent map",
+                 "diffusion": "Diffusion", "class": "Pick a class", "fast": "Faster diffusion",
+                 "scoreboard": "Scoreboard", "quiz": "Real or generated?"}
+    for i, (title, query, words) in enumerate(TOUR):
+        assert len(words.split()) <= 60, title
+        pg.locator("#tour-next").click()
+        pg.wait_for_function("(t) => document.querySelector('#tour-text').innerText.includes(t)",
+                             arg=f"Step {i + 1} of {len(TOUR)}: {title}.", timeout=TIMEOUT)
+        tab = dict(p.split("=") for p in query.split("&"))["tab"]
+        pg.wait_for_function("(name) => { const t = document.querySelector('[role=tab][aria-selected=true]');"
+                             " return t && t.innerText === name; }", arg=tab_names[tab], timeout=TIMEOUT)
+        if i in (3, 6):
+            pg.wait_for_timeout(1500)
+            pg.screenshot(path=str(SHOTS / f"16-tour-step-{i + 1}.png"))
+    pg.locator("#tour-back").click()
+    pg.wait_for_function("(t) => document.querySelector('#tour-text').innerText.includes(t)",
+                         arg=f"Step {len(TOUR) - 1} of {len(TOUR)}", timeout=TIMEOUT)
+    no_error_shown(pg)
+    pg.close()

@@ -5,7 +5,7 @@ import gradio as gr
 
 from ..registry import SPECS
 from ..zoo import Zoo
-from . import links
+from . import links, tour
 from . import (class_tab, data_tab, diffusion_tab, fast_tab, interpolate_tab, latent_tab, models_tab,
                quiz_tab, reconstruct_tab, sample_tab, scoreboard_tab, training_tab)
 from .common import CSS, api, DATASET_CHOICES, DEFAULT_DATASET, class_names, model_choices
@@ -33,6 +33,7 @@ def build_app(zoo: Zoo) -> gr.Blocks:
         if unavailable:
             with gr.Accordion(f"{len(unavailable)} model(s) unavailable", open=False):
                 gr.Markdown("\n".join(unavailable))
+        tour_parts = tour.build()
         link_note = gr.Markdown(elem_id="link-note")
         with gr.Tabs() as tabs_block:
             built = [tab.build(zoo, dataset, default, demo) for tab in TABS]
@@ -62,5 +63,6 @@ def build_app(zoo: Zoo) -> gr.Blocks:
                                   trigger_mode="multiple")
         for view in (v for b in built for v in b.redraws):     # then the views that show a class, drawn again
             switched.then(**view)
-        links.wire(demo, tabs_block, dataset, {b.tab: b for b in built}, api, link_box, copy, link_note)
+        opened = links.wire(demo, tabs_block, dataset, {b.tab: b for b in built}, api, link_box, copy, link_note)
+        tour.wire(*tour_parts, *opened, api)
     return demo

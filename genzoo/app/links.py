@@ -108,32 +108,36 @@ def _constant(value):
 
 
 def wire(demo: gr.Blocks, tabs_block: gr.Tabs, dataset: gr.Radio, tabs: Mapping[str, "Built"],  # noqa: F821
-         api, link_box: gr.Textbox, copy: gr.Button, note: gr.Markdown) -> None:
-    """Read the address when the page opens (then redraw that tab's views), track the open tab, and write links."""
+         api, link_box: gr.Textbox, copy: gr.Button, note: gr.Markdown):
+    """Read the address when the page opens (then redraw that tab's views), track the open tab, and write links.
+    Returns ``(outputs, show, chain)`` for other ways of opening a view (the presenter's tour): the components a view
+    sets, a function from a link's settings to their values, and one that chains the redraws after an event."""
     default_tab = next(iter(tabs))
     shared = [c for b in tabs.values() for c in b.link.values()]
     shown = gr.State(default_tab)
+    outputs = [tabs_block, dataset, shown, note, *shared]
 
-    def opened(request: gr.Request):
-        params = dict(request.query_params) if request is not None else {}
-        if not params:
-            return [gr.skip(), gr.skip(), default_tab, gr.skip()] + [gr.skip()] * len(shared)
+    def show(params: Mapping[str, str]) -> list:
         tab, ds, values, notes = read(params, tabs, default_tab)
         words = ("*This link asked for something the page cannot show: " + "; ".join(notes) + ".*") if notes else ""
         return [gr.Tabs(selected=tab), ds, tab, words] + [values.get(c, gr.skip()) for c in shared]
 
-    linked = demo.load(opened, None, [tabs_block, dataset, shown, note, *shared], **api("link_open"))
-    for tab_id, built in tabs.items():
-        for view in built.redraws:          # the linked tab's views, drawn with the link's values
-            fn = view["fn"]
+    def chain(event, prefix: str) -> None:
+        for tab_id, built in tabs.items():
+            for view in built.redraws:          # the shown tab's views, drawn with the new values
+                def only_if_shown(current, *args, _fn=view["fn"], _tab=tab_id, _n=len(view["outputs"])):
+                    if current != _tab:
+                        return gr.skip() if _n == 1 else tuple(gr.skip() for _ in range(_n))
+                    return _fn(*args)
 
-            def only_if_shown(current, *args, _fn=fn, _tab=tab_id, _n=len(view["outputs"])):
-                if current != _tab:
-                    return gr.skip() if _n == 1 else tuple(gr.skip() for _ in range(_n))
-                return _fn(*args)
+                event.then(**{**view, "fn": only_if_shown, "inputs": [shown, *view["inputs"]],
+                              **api(f"{prefix}_{view['api_name']}")})
 
-            linked.then(**{**view, "fn": only_if_shown, "inputs": [shown, *view["inputs"]],
-                           **api(f"link_{view['api_name']}")})
+    def opened(request: gr.Request):
+        params = dict(request.query_params) if request is not None else {}
+        return show(params) if params else [gr.skip(), gr.skip(), default_tab] + [gr.skip()] * (len(outputs) - 3)
+
+    chain(demo.load(opened, None, outputs, **api("link_open")), "link")
     for block in demo.blocks.values():
         if isinstance(block, gr.Tab) and block.id in tabs:
             block.select(_constant(block.id), None, shown, **api(f"tab_{block.id}"), queue=False)
@@ -145,3 +149,4 @@ def wire(demo: gr.Blocks, tabs_block: gr.Tabs, dataset: gr.Radio, tabs: Mapping[
 
     copy.click(link, [shown, dataset, *shared], link_box, **api("link_copy"), queue=False).then(
         None, link_box, link_box, js=COPY_JS, **api("link_copy_js"))
+    return outputs, show, chain

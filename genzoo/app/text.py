@@ -58,3 +58,44 @@ closer to real). *Precision*: share of generated pictures that look real; *recal
 *Class imbalance* is 0 when every class is drawn equally often. *Sharpness* compares edges with real pictures. Speed:
 16 pictures at a time on 2 CPU cores, no class asked.""",
 }
+
+#: the presenter's tour: a title, the view it opens (a share link's settings) and what to notice (60 words or fewer)
+TOUR = [
+    ("Real pictures", "tab=data",
+     "Start with what the models learned from: thousands of small grey pictures, 28 × 28 dots each. Point out how "
+     "varied the handwriting is. Every model on this site saw only pictures like these, never a rule for what a "
+     "digit is."),
+    ("Copying is not inventing", "tab=reconstruct&class=2&index=0",
+     "An autoencoder squeezes a picture into a few numbers and rebuilds it. The copies are close, so it has learned "
+     "something. But copying a picture you are shown is not the same as drawing a new one."),
+    ("Ask it to invent", "tab=sample&models=ae-32,vae&n=16&seed=0",
+     "Now give each model random numbers instead of a picture. The autoencoder with 32 numbers draws broken "
+     "strokes: most combinations of its numbers never meant anything in training. The VAE was trained so that "
+     "random numbers decode to something, and it draws whole digits."),
+    ("Blurry or sharp", "tab=sample&models=vae,gan&n=16&seed=0",
+     "Now the VAE beside a GAN. The VAE's digits are soft: it learned an average of likely pictures. The GAN's are "
+     "crisp, because a second network, the critic, punished every picture it could tell from a real one."),
+    ("Inside the code space", "tab=latent&model=vae-2d",
+     "This VAE describes every picture with just two numbers, so its whole code space fits on a map. Each colour is "
+     "a digit. Similar pictures land close together, which is why walking across the map morphs one digit into "
+     "another."),
+    ("Diffusion adds noise", "tab=diffusion&t=500&picture_class=5",
+     "Diffusion models learn the other way round. Training adds noise to real pictures, a little at a time, until "
+     "nothing is left. The network only ever learns one small thing: given a noisy picture, guess the noise."),
+    ("…and takes it away", "tab=diffusion&scrub_class=3&step=12&guidance=1.5",
+     "Drawing runs it backwards from pure noise. Drag the step slider: at every step the network guesses the final "
+     "picture and the noise to remove. Early guesses are vague; a digit appears long before the last step."),
+    ("Guidance", "tab=class&class=7&guidance=4&n=8",
+     "Told a class, a diffusion model can be pushed towards it. Guidance strength 0 ignores the class; 1 follows it; "
+     "4, as here, makes every picture a very typical 7: clearer, but more alike. Try 0 and compare."),
+    ("Fast diffusion", "tab=fast&class=3",
+     "Diffusion is slow because the network runs again and again. Better samplers take bigger steps, and a student "
+     "network trained to copy its teacher draws in 4 runs instead of 100. The captions give each one's time and "
+     "quality."),
+    ("Which model is best?", "tab=scoreboard",
+     "The scoreboard measures every model the same way. FID says how close the pictures are to real ones; lower is "
+     "better. Sharpness, variety and speed tell the rest of the story: no model wins at everything."),
+    ("Can you tell?", "tab=quiz",
+     "Finally, let the room judge. Each picture is real or drawn by a model. Everyone's answers measure how often "
+     "each model fools human eyes, shown on the scoreboard beside FID."),
+]

@@ -212,3 +212,38 @@ def guidance_sum(eps_u: torch.Tensor, eps_c: torch.Tensor, guidance: float) -> s
             f"= **{u + guidance * (c - u):+.2f}**, where the class changes the guess most. Over the whole picture the "
             f"class moves the guess by {float(diff.pow(2).mean().sqrt()):.3f} (root mean square), and strength "
             f"{guidance:g} makes that {abs(guidance) * float(diff.pow(2).mean().sqrt()):.3f}.")
+
+
+def tsne(codes: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A 2-D t-SNE layout of the codes (scikit-learn; PCA start, so the same codes give the same layout)."""
+    from sklearn.manifold import TSNE
+
+    perplexity = min(30.0, (len(codes) - 1) / 3)          # scikit-learn needs fewer neighbours than points
+    return TSNE(n_components=2, init="pca", learning_rate="auto", perplexity=perplexity,
+                random_state=seed).fit_transform(codes).astype(np.float64)
+
+
+@dataclass
+class MapFrame:
+    """How a map's plane sits on its picture: ``lo``/``hi`` are the plane's corners (x, y), ``size`` the picture's
+    side in pixels and ``margin`` the empty border; y grows upwards on the plane, downwards on the picture."""
+    lo: np.ndarray
+    hi: np.ndarray
+    size: int
+    margin: int
+
+    @classmethod
+    def around(cls, xy: np.ndarray, size: int = 640, margin: int = 24) -> "MapFrame":
+        lo, hi = xy.min(0), xy.max(0)
+        pad = (hi - lo) * 0.04 + 1e-9
+        return cls(lo - pad, hi + pad, size, margin)
+
+    def to_pixels(self, xy: np.ndarray) -> np.ndarray:
+        inner = self.size - 2 * self.margin
+        f = (np.asarray(xy, dtype=np.float64) - self.lo) / (self.hi - self.lo)
+        return np.stack([self.margin + f[..., 0] * inner, self.margin + (1 - f[..., 1]) * inner], axis=-1)
+
+    def to_plane(self, px: float, py: float) -> np.ndarray:
+        inner = self.size - 2 * self.margin
+        f = np.array([(px - self.margin) / inner, 1 - (py - self.margin) / inner])
+        return self.lo + f * (self.hi - self.lo)

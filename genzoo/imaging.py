@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -69,4 +69,25 @@ def labelled_rows(rows: Sequence[tuple[str, Image.Image]], label_width: int = 26
         canvas.paste(im.convert("L"), (label_width, y + (h - im.height) // 2))
         draw.multiline_text((8, y + (h - th) // 2), label, fill=ink, font=font)
         y += h + gap
+    return canvas
+
+
+def map_picture(pixels: np.ndarray, labels: np.ndarray, colours: Sequence[str], size: int,
+                thumbnails: Optional[np.ndarray] = None, every: int = 8) -> Image.Image:
+    """A scatter of points at pixel positions, coloured by class; with ``thumbnails`` (uint8 ``[N, 28, 28]``), every
+    ``every``-th point is drawn as its small picture, framed in its class's colour."""
+    from PIL import ImageDraw
+
+    canvas = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle([0, 0, size - 1, size - 1], outline="#999999")
+    if thumbnails is None:
+        for (x, y), k in zip(pixels, labels):
+            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colours[int(k)])
+        return canvas
+    for i in range(0, len(pixels), every):
+        (x, y), k = pixels[i], int(labels[i])
+        tile = Image.fromarray(255 - thumbnails[i], mode="L").convert("RGB")   # dark ink on white, as on paper
+        canvas.paste(tile, (int(x) - 14, int(y) - 14))
+        draw.rectangle([int(x) - 15, int(y) - 15, int(x) + 14, int(y) + 14], outline=colours[k], width=2)
     return canvas

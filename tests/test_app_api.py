@@ -314,3 +314,19 @@ def test_the_scrubber_shows_one_step_for_the_pixel_and_the_latent_model(client):
         client.predict("mnist", "ddpm-fast", "3", 0, 1.5, 10, api_name="/scrub")
     with pytest.raises(Exception, match="greater than maximum value 20"):       # the slider's own check
         client.predict("mnist", "ddpm-cosine", "3", 0, 1.5, 21, api_name="/scrub")
+
+
+def test_clicking_the_map_decodes_that_point(client):
+    picture, words = client.predict("mnist", "vae", "PCA", False, api_name="/click_map")
+    assert size(picture) == (640, 640) and "PCA keeps only the two directions" in words
+    decoded, caption = client.predict("mnist", "vae", "PCA", 320, 200, api_name="/latent_click")
+    u, v = (float(x) for x in caption.split("(")[1].split(")")[0].split(", "))
+    same = client.predict("mnist", "vae", u, v, api_name="/latent_point")   # the point the click names
+    with Image.open(decoded) as a, Image.open(same) as b:
+        assert np.abs(np.asarray(a, float) - np.asarray(b, float)).mean() < 1.0
+    _, words = client.predict("mnist", "vae", "t-SNE", True, api_name="/click_map")
+    assert "t-SNE keeps near neighbours near" in words
+    _, caption = client.predict("mnist", "vae", "t-SNE", 320, 320, api_name="/latent_click")
+    assert caption.startswith("the nearest test picture's code")
+    with pytest.raises(Exception, match="within 0 to 640 pixels"):
+        client.predict("mnist", "vae", "PCA", 900, 10, api_name="/latent_click")

@@ -179,6 +179,19 @@ def test_a_shared_link_opens_the_same_view_in_a_fresh_browser(page, app_server):
     fresh.context.close()
 
 
+def test_clicking_the_map_shows_the_decoded_point(page):
+    open_tab(page, "Latent map")
+    page.get_by_role("button", name="Draw the map to click").click()
+    wait_images(page, "click-map")
+    page.locator("#click-map img").click(position={"x": 200, "y": 150})
+    wait_images(page, "click-decoded")
+    page.wait_for_function("() => document.querySelector('#click-words').innerText.includes('decoded')",
+                           timeout=TIMEOUT)
+    page.locator("#click-map").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "17-clicked-map.png"))
+    no_error_shown(page)
+
+
 def test_latent_map_tab(page):
     open_tab(page, "Latent map")
     page.get_by_role("button", name="Show the map").click()

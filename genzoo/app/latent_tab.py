@@ -11,13 +11,16 @@ import torch
 from PIL import Image
 
 from .. import explore, plots
-from ..imaging import grid_pil
+from ..imaging import as_numpy_uint8, grid_pil, map_picture
 from ..registry import SPECS, featured
 from ..zoo import Zoo
 from .common import (Built, Gallery, api, big, class_dropdown, class_names, friendly, gallery, HEAVY, model_choices,
                      on_load, prepared_drawing, sketchpad, test_image, title)
-from .inputs import Dropdown, Number, Slider
+from .inputs import Dropdown, Number, Radio, Slider
 from .text import TEXT
+
+PROJECTIONS = ("PCA", "t-SNE")
+
 
 def latent_models() -> list[str]:
     """Every model with an encoder, so a code for each picture."""
@@ -101,6 +104,53 @@ def latent_drawing(zoo: Zoo, dataset: str, name: str, drawing) -> tuple[go.Figur
     return fig, tiles
 
 
+@functools.lru_cache(maxsize=16)
+def layout(zoo: Zoo, dataset: str, name: str, projection: str) -> tuple[np.ndarray, explore.MapFrame]:
+    """The map's 2-D positions of the 2,000 test pictures (PCA or t-SNE of their codes) and its picture frame."""
+    if projection not in PROJECTIONS:
+        raise ValueError(f"choose a projection: {', '.join(PROJECTIONS)}")
+    m = code_map(zoo, dataset, name)
+    xy = m.xy if projection == "PCA" or m.explained is None else explore.tsne(m.codes)
+    return xy, explore.MapFrame.around(xy)
+
+
+def click_map_view(zoo: Zoo, dataset: str, name: str, projection: str, pictures: bool) -> tuple[Image.Image, str]:
+    """The map as a picture to click: a dot per test picture (or, with ``pictures``, every eighth as itself)."""
+    if name not in latent_models():
+        raise ValueError(f"{name!r} has no latent map; choose one of {', '.join(latent_models())}")
+    xy, frame = layout(zoo, dataset, name, projection)
+    m = code_map(zoo, dataset, name)
+    thumbs = as_numpy_uint8(zoo.subset(dataset).test_images) if pictures else None
+    picture = map_picture(frame.to_pixels(xy), m.labels, plots.CLASS_COLOURS, frame.size, thumbs)
+    legend = " · ".join(f"<span style='color:{plots.CLASS_COLOURS[k]}'>●</span> {c}"
+                        for k, c in enumerate(class_names(dataset)))
+    own = m.explained is None
+    return picture, legend + "\n\n" + (TEXT["map_two_numbers"] if own else TEXT[f"map_{projection}"])
+
+
+def map_click(zoo: Zoo, dataset: str, name: str, projection: str, px, py) -> tuple[Image.Image, str]:
+    """Decode where the map was clicked: the code at that point (PCA, or a 2-number code), or, for t-SNE, which
+    has no way back from an empty spot, the code of the nearest test picture."""
+    xy, frame = layout(zoo, dataset, name, projection)
+    try:
+        px, py = float(px), float(py)
+    except (TypeError, ValueError):
+        raise ValueError("click a point on the map") from None
+    if not (0 <= px <= frame.size and 0 <= py <= frame.size):
+        raise ValueError(f"a point of the map lies within 0 to {frame.size} pixels, got ({px:g}, {py:g})")
+    m = code_map(zoo, dataset, name)
+    if projection == "PCA" or m.explained is None:
+        u, v = frame.to_plane(px, py)
+        return latent_point(zoo, dataset, name, u, v), f"the code at ({u:.2f}, {v:.2f}), decoded"
+    i = int(np.argmin(((frame.to_pixels(xy) - [px, py]) ** 2).sum(1)))
+    model = zoo.model(dataset, name)
+    k = int(m.labels[i])
+    labels = torch.tensor([k]) if model.conditional else None
+    z = torch.from_numpy(m.codes[i]).float()[None].to(model.device)
+    return big(model.decode(z, labels)[0]), (f"the nearest test picture's code (a {class_names(dataset)[k]}), "
+                                             "decoded: t-SNE cannot turn an empty spot back into a code")
+
+
 def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     names = list(class_names(default))
     with gr.Tab("Latent map", id="latent"):
@@ -127,6 +177,21 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
                 drawing = sketchpad("Draw something", elem_id="latent-sketch")
                 place = gr.Button("Place my drawing")
         neighbours = gallery("Your drawing and the most similar training pictures (is the model copying?)", columns=7)
+        gr.Markdown(TEXT["click_map"])
+        with gr.Row():
+            projection = Radio(list(PROJECTIONS), value="PCA",
+                               label="Flatten the codes with (t-SNE takes some seconds the first time)")
+            thumbs = gr.Checkbox(False, label="Show small pictures instead of dots")
+            draw_map = gr.Button("Draw the map to click", variant="primary")
+        with gr.Row():
+            click_map = gr.Image(label="Click anywhere on the map", type="pil", format="png", interactive=False,
+                                 elem_id="click-map", scale=3, buttons=["fullscreen"])
+            with gr.Column(scale=1):
+                clicked = gr.Image(label="The clicked point, decoded", type="pil", format="png", height=220,
+                                   elem_id="click-decoded")
+                clicked_words = gr.Markdown(elem_id="click-words")
+        map_words = gr.Markdown(elem_id="click-map-words")
+        click_x, click_y = gr.Number(visible=False), gr.Number(visible=False)
 
     def over_zoo(fn):
         return friendly(functools.partial(fn, zoo))
@@ -145,5 +210,17 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
                  **api("latent_locate"))
     place.click(over_zoo(latent_drawing), [dataset, model, drawing], [fig, neighbours],
                 **api("latent_drawing"), concurrency_id=HEAVY)
+    map_inputs = [dataset, model, projection, thumbs]
+    for event, name in ((draw_map.click, "click_map"), (projection.change, "click_map_projection"),
+                        (thumbs.change, "click_map_pictures")):
+        event(over_zoo(click_map_view), map_inputs, [click_map, map_words], **api(name), concurrency_id=HEAVY)
+
+    def where(evt: gr.SelectData):
+        return evt.index[0], evt.index[1]
+
+    click_map.select(where, None, [click_x, click_y], **api("click_map_where"), queue=False).then(
+        over_zoo(map_click), [dataset, model, projection, click_x, click_y], [clicked, clicked_words],
+        **api("latent_click"))
     built = Built([cls])
-    return built._replace(tab="latent", link={"model": model, "u": u, "v": v, "class": cls, "index": idx})
+    return built._replace(tab="latent", link={"model": model, "u": u, "v": v, "class": cls, "index": idx,
+                                                  "projection": projection})

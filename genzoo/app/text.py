@@ -41,6 +41,16 @@ noise; at each step you see the noisy picture and the network's current guess of
 Drag the step slider. At each step the network looks at the noisy picture and guesses two things: the final picture,
 and the noise to take away. *Guidance* mixes two guesses of the noise, one made without the class and one with it:
 the strength s says how far to push from the first towards, and past, the second.""",
+    "click_map": """### Click the map to decode it
+Every dot is one test picture, placed by its code. Click anywhere: the model turns that spot back into a picture, so
+you can see what lives between the clusters.""",
+    "map_PCA": "*PCA keeps only the two directions in which the codes spread most, so classes that differ in other "
+               "directions can land on top of each other.*",
+    "map_t-SNE": "*t-SNE keeps near neighbours near but bends everything else: the size of a cluster and the gaps "
+                 "between clusters mean little, and an empty spot has no code, so a click decodes the nearest "
+                 "picture.*",
+    "map_two_numbers": "*This model's code has only two numbers, so the map shows them as they are: nothing is "
+                       "flattened, and every spot is a code.*",
     "fast": """**How diffusion got fast.** A diffusion model draws by running its network again and again, and
 each run costs time. Here one noise and one class go through ever fewer runs: the original 1,000 steps, smarter
 samplers (DDIM, DPM-Solver++) that take bigger steps, and a student model trained to copy its teacher in just

@@ -257,6 +257,28 @@ def test_the_scrubber_follows_the_step_slider(page):
     no_error_shown(page)
 
 
+@pytest.mark.timeout(120)
+def test_train_it_yourself_streams_and_pauses(page):
+    open_tab(page, "Train it yourself")
+    page.locator("#live-play").click()
+    seen = set()
+    for _ in range(300):                                   # at least five updates, each a later step
+        text = page.locator("#live-status").inner_text()
+        if text.startswith("Training"):
+            seen.add(text.split(" · ")[1])
+        if len(seen) >= 5:
+            break
+        page.wait_for_timeout(200)
+    assert len(seen) >= 5, seen
+    wait_images(page, "live-samples")
+    wait_plot(page, "live-curves")
+    page.locator("#live-pause").click()
+    page.wait_for_function("() => document.querySelector('#live-status').innerText.startsWith('Paused')",
+                           timeout=TIMEOUT)
+    shot(page, "18-train-it-yourself")
+    no_error_shown(page)
+
+
 def test_scoreboard_tab(page):
     open_tab(page, "Scoreboard")
     page.get_by_role("button", name="Show the scoreboard").click()
@@ -336,7 +358,7 @@ def test_models_tab_shows_every_model_and_an_equation(page):
 
 
 TAB_NAMES = ["Data", "Sample", "Pick a class", "Interpolate", "Latent map", "Reconstruct", "Training",
-             "Diffusion", "Faster diffusion", "Real or generated?", "Scoreboard", "Models"]
+             "Train it yourself", "Diffusion", "Fast diffusion", "Real or generated?", "Scoreboard", "Models"]
 
 
 @pytest.mark.timeout(400)        # about 60 s on a fast 2-core machine, so about 190 s on one 3 times slower
@@ -370,7 +392,7 @@ def test_every_tab_in_both_themes_and_both_datasets(page, app_server):
 
 
 def test_a_phone_sized_screen(page, app_server):
-    """At 390 x 844 the first page reads without sideways scrolling, the tabs that do not fit go into a menu, and
+    """At 390 x 844 the first page reads without sideways scrolling, the tabs wrap onto lines that fit, and
     the pictures shrink to the screen; the page has its title and favicon."""
     pg = page.context.browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
     try:
@@ -381,8 +403,10 @@ def test_a_phone_sized_screen(page, app_server):
         icon = pg.request.get(f"{app_server.url}favicon.ico")           # where browsers look for it
         assert icon.ok and icon.body() == (ROOT / "assets" / "favicon.png").read_bytes()
         assert pg.evaluate("document.documentElement.scrollWidth") <= 390 + 1
-        menu = pg.locator(".overflow-menu").first
-        assert menu.count() and menu.is_visible(), "the tabs that do not fit should be in a menu"
+        tabs = pg.evaluate("[...document.querySelectorAll('[role=tab]')].map(t => "
+                           "[t.offsetParent !== null, t.getBoundingClientRect().right])")
+        assert len(tabs) == len(TAB_NAMES) and all(seen and right <= 390 + 1 for seen, right in tabs), \
+            "every tab should be in sight, wrapped onto lines that fit the screen"
         widths = pg.evaluate("[...document.querySelectorAll('#data-gallery img')].map(i => i.getBoundingClientRect()"
                              ".right)")
         assert widths and max(widths) <= 390 + 1
@@ -401,7 +425,7 @@ def test_the_presenters_tour_visits_every_step(page):
     pg.goto(page.url, timeout=TIMEOUT)
     pg.get_by_text("Presenter's tour").click()
     tab_names = {"data": "Data", "reconstruct": "Reconstruct", "sample": "Sample", "latent": "Latent map",
-                 "diffusion": "Diffusion", "class": "Pick a class", "fast": "Faster diffusion",
+                 "diffusion": "Diffusion", "class": "Pick a class", "fast": "Fast diffusion",
                  "scoreboard": "Scoreboard", "quiz": "Real or generated?"}
     for i, (title, query, words) in enumerate(TOUR):
         assert len(words.split()) <= 60, title

@@ -6,7 +6,7 @@ import gradio as gr
 from ..registry import SPECS
 from ..zoo import Zoo
 from . import links, tour
-from . import (class_tab, data_tab, diffusion_tab, fast_tab, interpolate_tab, latent_tab, models_tab,
+from . import (class_tab, data_tab, diffusion_tab, fast_tab, interpolate_tab, latent_tab, live_tab, models_tab,
                quiz_tab, reconstruct_tab, sample_tab, scoreboard_tab, training_tab)
 from .common import CSS, api, DATASET_CHOICES, DEFAULT_DATASET, class_names, model_choices
 from .inputs import Dropdown, Radio
@@ -15,8 +15,8 @@ from .text import INTRO
 __all__ = ["CSS", "HEAD", "TABS", "build_app"]
 
 #: the tabs, in the order a visitor meets them
-TABS = (data_tab, sample_tab, class_tab, interpolate_tab, latent_tab, reconstruct_tab, training_tab, diffusion_tab,
-        fast_tab, quiz_tab, scoreboard_tab, models_tab)
+TABS = (data_tab, sample_tab, class_tab, interpolate_tab, latent_tab, reconstruct_tab, training_tab, live_tab,
+        diffusion_tab, fast_tab, quiz_tab, scoreboard_tab, models_tab)
 
 #: what the page's <head> adds: the quiz's keyboard shortcuts
 HEAD = quiz_tab.KEYS_JS
@@ -35,7 +35,7 @@ def build_app(zoo: Zoo) -> gr.Blocks:
                 gr.Markdown("\n".join(unavailable))
         tour_parts = tour.build()
         link_note = gr.Markdown(elem_id="link-note")
-        with gr.Tabs() as tabs_block:
+        with gr.Tabs(overflow_behavior="wrap") as tabs_block:     # every tab in sight, on any screen
             built = [tab.build(zoo, dataset, default, demo) for tab in TABS]
         with gr.Row(equal_height=True):
             copy = gr.Button("Copy link to this view", scale=0, min_width=220, elem_id="copy-link")

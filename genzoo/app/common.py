@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import functools
 import hashlib
+import inspect
 import io
 import itertools
 import os
@@ -48,6 +49,9 @@ CSS = """
 .strips .thumbnail-item img { height: auto; }
 .strips .thumbnail-item .caption-label { position: static; opacity: 1; max-width: 100%; border: none;
   font-size: var(--text-lg); white-space: normal; }
+/* thirteen tabs on one line of a laptop screen (they wrap on a phone) */
+.tab-container { gap: 0 !important; }
+button[role="tab"] { padding-left: var(--size-1-5) !important; padding-right: var(--size-1-5) !important; }
 /* on a phone, a gallery's columns shrink to the screen instead of running off it */
 @media (max-width: 640px) {
   .grid-container { grid-template-columns: repeat(var(--grid-cols), minmax(0, 1fr)) !important;
@@ -278,6 +282,16 @@ def as_files(value):
 def friendly(fn: Callable) -> Callable:
     """A view as an event handler: its ValueErrors become messages shown to the visitor (no traceback), and the
     pictures it returns are served as files (see ``picture_file``)."""
+    if inspect.isgeneratorfunction(fn):         # a view that streams: each update in turn
+        @functools.wraps(fn)
+        def streaming(*args, **kwargs):
+            try:
+                for value in fn(*args, **kwargs):
+                    yield as_files(value)
+            except ValueError as exc:
+                raise gr.Error(str(exc), print_exception=False) from None
+        return streaming
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -290,7 +304,7 @@ def friendly(fn: Callable) -> Callable:
 #: the actions offered to programs (the API page, and the MCP server's tools): named functions with docstrings.
 #: Every other listener only serves the page: callable by the app's own front end and clients, but undocumented.
 PUBLIC = ("sample", "pick_class", "interpolate", "reconstruct", "scoreboard", "quiz_next", "quiz_answer",
-          "quiz_results")
+          "quiz_results", "train_live")
 
 
 def api(name: str) -> dict:

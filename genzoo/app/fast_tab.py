@@ -108,7 +108,7 @@ def comparison_view(zoo: Zoo, dataset: str, class_name, seed: int = 0, with_ddpm
 
 def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     names = list(class_names(default))
-    with gr.Tab("Faster diffusion", id="fast"):
+    with gr.Tab("Fast diffusion", id="fast"):
         gr.Markdown(TEXT["fast"])
         with gr.Row():
             cls = class_dropdown(names, value=names[3], label="Class to draw")

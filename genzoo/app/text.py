@@ -51,6 +51,15 @@ you can see what lives between the clusters.""",
                  "picture.*",
     "map_two_numbers": "*This model's code has only two numbers, so the map shows them as they are: nothing is "
                        "flattened, and every spot is a code.*",
+    "live": """**Train it yourself.** Watch a model learn, live, from the real pictures. Pick a small VAE or GAN and
+press Play: every second you see 16 pictures drawn from the same random numbers, and the training curves. Each run has
+60 seconds of computing; Pause stops it, Step trains one second more, Reset starts again with your settings.""",
+    "live_vae": "*What to watch: at first every sample is the same grey smudge, the average picture. As the rebuild "
+                "error falls the blur shrinks and shapes appear. A large β pushes the codes so hard towards a bell "
+                "curve that the pictures stay blurry.*",
+    "live_gan": "*What to watch: two players. The critic scores real pictures, D(x), and generated ones, D(G(z)); "
+                "the generator learns to raise the second. If the critic wins (more critic steps, a high learning "
+                "rate), D(G(z)) sinks towards 0 and the generator may collapse to one shape drawn over and over.*",
     "fast": """**How diffusion got fast.** A diffusion model draws by running its network again and again, and
 each run costs time. Here one noise and one class go through ever fewer runs: the original 1,000 steps, smarter
 samplers (DDIM, DPM-Solver++) that take bigger steps, and a student model trained to copy its teacher in just

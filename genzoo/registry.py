@@ -44,6 +44,9 @@ class ModelSpec:
     precision: str = "fp32"         # "bf16" autocast for training where measured faster; inference is fp32
     base: Optional[str] = None      # a model this one is built on (latent diffusion's autoencoder)
     sampler: Optional[SamplerSettings] = None   # diffusion: the app's sampler settings (guidance: per dataset)
+    #: where a dataset's measurements chose other settings: the fastest whose referee FID is within 10 % of DDIM
+    #: 50's (``scripts/sampler_scores.py`` records it in the checkpoint's referee.json; a test checks they agree)
+    dataset_sampler: dict[str, SamplerSettings] = field(default_factory=dict)
     dataset_epochs: dict[str, int] = field(default_factory=dict)  # where a dataset's model trained longer
     tiny: dict[str, Any] = field(default_factory=dict)  # settings that shrink it for smoke runs (tests check plumbing)
     featured: tuple[str, ...] = ()  # the app's tabs that show it before a visitor chooses (see ``featured``)
@@ -164,7 +167,8 @@ def sampler_settings(name: str, dataset: str) -> Optional[SamplerSettings]:
     """The app's sampler settings for a model on ``dataset`` (its registry entry's, guided with the dataset's
     strength); None for a model that draws in one pass."""
     spec = get_spec(name)
-    return None if spec.sampler is None else spec.sampler.replace(guidance=default_guidance(dataset))
+    chosen = spec.dataset_sampler.get(dataset, spec.sampler)
+    return None if chosen is None else chosen.replace(guidance=default_guidance(dataset))
 
 
 def sampler_options(name: str, dataset: str, sampler: Optional[str] = None, steps: Optional[int] = None,

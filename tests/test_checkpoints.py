@@ -8,6 +8,7 @@ from safetensors.torch import load_file, save_file
 from genzoo.checkpoints import CheckpointError, load_folder, load_model, matches_spec, save_model
 from genzoo.registry import GENERATIVE, SPECS
 from models import Autoencoder
+from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize("name", list(SPECS))
@@ -204,3 +205,21 @@ def test_model_card_states_each_epochs_precision():
     assert precisions(epochs, "bf16") == "bf16 (epochs 1-2), fp32 (epochs 3-4)"
     assert precisions(epochs[:2], "bf16") == "bf16"
     assert precisions([], "fp32") == "fp32"
+
+
+def test_the_app_default_sampler_is_the_one_the_referee_chose():
+    """Where scripts/sampler_scores.py named the fastest setting within 10 % of DDIM 50's FID for a shipped
+    checkpoint, the registry's default for that model and dataset is that setting."""
+    import json
+
+    from genzoo.registry import SPECS, sampler_settings
+
+    checked = 0
+    for path in sorted((ROOT / "checkpoints").glob("*/*/referee.json")):
+        choice = json.loads(path.read_text()).get("fastest_within_10pct")
+        dataset, name = path.parent.parent.name, path.parent.name
+        if choice and name in SPECS:
+            s = sampler_settings(name, dataset)
+            assert f"{s.sampler}-{s.steps}" == choice, (dataset, name, choice)
+            checked += 1
+    print(f"{checked} default(s) checked against the referee's choice")

@@ -47,7 +47,7 @@ def test_gradio_rewrites_a_returned_pil_image_in_place(tmp_path):
 def test_a_picture_being_downloaded_is_never_seen_half_written(tmp_path):
     """Two visitors given the same picture at once: the app's pictures are files written once under a temporary
     name and renamed, and Gradio copies a returned file into its cache the same way; a reader never sees part."""
-    from genzoo.app.common import as_files
+    from genzoo.app.pictures import as_files
 
     img = Image.fromarray((np.random.default_rng(0).random((84, 84)) * 255).astype(np.uint8))
     cache = tmp_path / "cache"

@@ -130,7 +130,9 @@ def test_the_guidance_slider_starts_at_each_datasets_own_strength(client):
 
     assert DEFAULT_GUIDANCE["fashion"] != DEFAULT_GUIDANCE["mnist"]
     for dataset, strength in DEFAULT_GUIDANCE.items():
-        assert client.predict(dataset, api_name="/guidance_on_switch") == strength
+        other = next(v for k, v in DEFAULT_GUIDANCE.items() if k != dataset)
+        assert client.predict(dataset, other, api_name="/guidance_on_switch") == strength   # it followed
+    assert client.predict("fashion", 3.0, api_name="/guidance_on_switch") == {"__type__": "update"}   # it stays
 
 
 def test_interpolate_gives_paths_gif_and_smoothness(client, drawing):
@@ -239,10 +241,17 @@ def test_speed_measures_every_model(client):
     assert all(r[1] > 0 and r[3] > 0 for r in rows.values())
 
 
-def test_dataset_switch_updates_class_names_and_which_models_are_unavailable(client):
-    fashion = json.dumps(client.predict("fashion", api_name="/class_names"))
-    assert "Ankle boot" in fashion and "Diffusion (cosine schedule) (unavailable)" in fashion
-    mnist = json.dumps(client.predict("mnist", api_name="/class_names"))
+def test_dataset_switch_updates_class_names_and_which_models_are_unavailable(client, app_server):
+    import urllib.request
+
+    config = json.load(urllib.request.urlopen(f"{app_server.url.rstrip('/')}/config", timeout=30))
+    pickers = len(next(d for d in config["dependencies"] if d.get("api_name") == "class_names")["inputs"]) - 1
+    fashion = client.predict("fashion", *["7"] * pickers, api_name="/class_names")
+    assert "Ankle boot" in json.dumps(fashion) and "Diffusion (cosine schedule) (unavailable)" in json.dumps(fashion)
+    assert fashion[0]["value"] == "T-shirt/top"                     # "7" is no class of Fashion-MNIST
+    kept = client.predict("fashion", *["Trouser"] * pickers, api_name="/class_names")
+    assert kept[0]["value"] == "Trouser"                            # a class it has stays (a link may have set it)
+    mnist = json.dumps(client.predict("mnist", *["7"] * pickers, api_name="/class_names"))
     assert "Ankle boot" not in mnist and "(unavailable)" not in mnist
 
 

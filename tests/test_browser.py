@@ -367,6 +367,8 @@ def test_every_tab_in_both_themes_and_both_datasets(page, app_server):
     each tab opens with its pictures: the Sample tab's rows are there before any button is pressed."""
     folder = SHOTS / "themes"
     folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):             # tabs renamed since an earlier run leave theirs behind
+        old.unlink()
     backgrounds = {}
     browser = page.context.browser            # the module's browser: one Playwright session at a time
     for theme in ("light", "dark"):

@@ -9,7 +9,7 @@ from . import links, tour
 from . import (class_tab, data_tab, diffusion_tab, fast_tab, interpolate_tab, latent_tab, live_tab, models_tab,
                quiz_tab, reconstruct_tab, sample_tab, scoreboard_tab, training_tab)
 from .common import CSS, api, DATASET_CHOICES, DEFAULT_DATASET, class_names, model_choices
-from .inputs import Dropdown, Radio
+from .inputs import Dropdown, Radio, Textbox
 from .text import INTRO
 
 __all__ = ["CSS", "HEAD", "TABS", "build_app"]
@@ -39,7 +39,7 @@ def build_app(zoo: Zoo) -> gr.Blocks:
             built = [tab.build(zoo, dataset, default, demo) for tab in TABS]
         with gr.Row(equal_height=True):
             copy = gr.Button("Copy link to this view", scale=0, min_width=220, elem_id="copy-link")
-            link_box = gr.Textbox(label="Link to this view (open it anywhere to see the same pictures)",
+            link_box = Textbox(label="Link to this view (open it anywhere to see the same pictures)",
                                   buttons=["copy"], interactive=False, elem_id="link-box", scale=4)
         class_pickers = [picker for b in built for picker in b.classes]
 

@@ -167,8 +167,9 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         return scrub_view(zoo, ds, m, c, s, w, i)
 
     scrub_inputs = [dataset, scrub_model, scrub_class, scrub_seed, scrub_guidance, scrub_step]
-    for event, name in ((scrub_step.change, "scrub"), (scrub_model.change, "scrub_model"),
-                        (scrub_class.change, "scrub_class"), (scrub_seed.submit, "scrub_seed"),
+    # what the visitor does (not what a dataset switch or a link sets: those redraw it below, quietly)
+    for event, name in ((scrub_step.input, "scrub"), (scrub_model.input, "scrub_model"),
+                        (scrub_class.input, "scrub_class"), (scrub_seed.submit, "scrub_seed"),
                         (scrub_guidance.release, "scrub_guidance")):
         event(scrub, scrub_inputs, [scrub_tiles, scrub_sum], **api(name), concurrency_id=HEAVY,
               trigger_mode="always_last")

@@ -16,7 +16,7 @@ from ..zoo import Zoo
 from .common import (Built, Gallery, Memo, Progress, api, big, class_dropdown, class_index, class_names, clamp_int,
                      friendly, gallery, gpu_budget, HEAVY, MAX_SEED, on_load, progress_adapter, redraw,
                      sampler_options, title)
-from .inputs import Number
+from .inputs import Checkbox, Number
 from .text import TEXT
 
 COMPARISON = Memo()
@@ -113,7 +113,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         with gr.Row():
             cls = class_dropdown(names, value=names[3], label="Class to draw")
             seed = Number(value=0, precision=0, minimum=0, label="Seed (the same noise for every setting)")
-            with_ddpm = gr.Checkbox(False, label="Include the original DDPM (2,000 network runs: about 20 s here)")
+            with_ddpm = Checkbox(False, label="Include the original DDPM (2,000 network runs: about 20 s here)")
         go_ = gr.Button("Draw with every setting", variant="primary")
         pictures = gallery("One noise, one class, ever fewer network runs", columns=5, elem_id="fast-gallery")
         fid = gr.Plot(label="FID against network runs", elem_id="fast-plot")

@@ -83,6 +83,14 @@ class Dropdown(Guarded, gr.Dropdown):
     pass
 
 
+class Checkbox(Guarded, gr.Checkbox):
+    pass
+
+
+class Textbox(Guarded, gr.Textbox):
+    pass
+
+
 class CheckboxGroup(Guarded, gr.CheckboxGroup):
     pass
 

@@ -128,3 +128,22 @@ class Sketchpad(Guarded, gr.Sketchpad):
     if TYPE_CHECKING:
         from gradio.components import Timer
         from gradio.components.base import Component
+
+class Checkbox(Guarded, gr.Checkbox):
+    pass
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+    
+class Textbox(Guarded, gr.Textbox):
+    pass
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+    

@@ -16,7 +16,7 @@ from ..registry import SPECS, featured
 from ..zoo import Zoo
 from .common import (Built, Gallery, api, big, class_dropdown, class_names, friendly, gallery, HEAVY, model_choices,
                      on_load, prepared_drawing, sketchpad, test_image, title)
-from .inputs import Dropdown, Number, Radio, Slider
+from .inputs import Checkbox, Dropdown, Number, Radio, Slider
 from .text import TEXT
 
 PROJECTIONS = ("PCA", "t-SNE")
@@ -181,7 +181,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         with gr.Row():
             projection = Radio(list(PROJECTIONS), value="PCA",
                                label="Flatten the codes with (t-SNE takes some seconds the first time)")
-            thumbs = gr.Checkbox(False, label="Show small pictures instead of dots")
+            thumbs = Checkbox(False, label="Show small pictures instead of dots")
             draw_map = gr.Button("Draw the map to click", variant="primary")
         with gr.Row():
             click_map = gr.Image(label="Click anywhere on the map", type="pil", format="png", interactive=False,
@@ -191,7 +191,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
                                    elem_id="click-decoded")
                 clicked_words = gr.Markdown(elem_id="click-words")
         map_words = gr.Markdown(elem_id="click-map-words")
-        click_x, click_y = gr.Number(visible=False), gr.Number(visible=False)
+        click_x, click_y = Number(visible=False), Number(visible=False)
 
     def over_zoo(fn):
         return friendly(functools.partial(fn, zoo))

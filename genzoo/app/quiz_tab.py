@@ -13,6 +13,7 @@ from ..answers import AnswerStore, StoreError, start_hub_sync
 from ..quiz import Quiz, new_browser_id
 from ..zoo import Zoo
 from .common import Built, api, friendly, progress_adapter
+from .inputs import Textbox
 from .text import TEXT
 
 LANE = dict(concurrency_id="quiz", concurrency_limit=4)   # quick once the pictures are drawn: its own lane
@@ -55,8 +56,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         gr.Markdown(TEXT["quiz"] + "\n\n*" + keeping(repo) + " No personal data is stored: only a random id kept in "
                     "your browser, never your address.*")
         saved_id = gr.BrowserState("", storage_key="genzoo-quiz-browser")
-        browser = gr.Textbox(visible=False)
-        token = gr.Textbox(visible=False)
+        browser = Textbox(visible=False)
+        token = Textbox(visible=False)
         with gr.Row(equal_height=True):
             picture = gr.Image(label="Real or generated?", type="filepath", format="png", height=340,
                                interactive=False, buttons=[], elem_id="quiz-picture", scale=2,

@@ -30,7 +30,7 @@ Z95 = 1.959963984540054
 
 SCHEMA = """
 CREATE TABLE served (
-    token      TEXT PRIMARY KEY,         -- random; the only thing a player is told about a picture
+    token      TEXT PRIMARY KEY,         -- random, the only thing a player is told about a picture
     browser    TEXT NOT NULL,            -- a random id kept in the player's browser
     dataset    TEXT NOT NULL,
     source     TEXT NOT NULL,            -- 'real' or a model's name
@@ -141,11 +141,16 @@ class AnswerStore:
         if version > SCHEMA_VERSION:
             raise StoreError(f"the quiz's answer file has schema version {version}, newer than this app's "
                              f"({SCHEMA_VERSION})")
-        con.execute("BEGIN IMMEDIATE")
-        if con.execute("PRAGMA user_version").fetchone()[0] == 0:     # another process may have won the race
-            con.executescript(SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")   # (executescript commits)
-        else:
+        con.execute("BEGIN IMMEDIATE")            # one writer creates the tables; the others wait, then see them
+        try:
+            if con.execute("PRAGMA user_version").fetchone()[0] == 0:
+                for statement in filter(str.strip, SCHEMA.split(";")):
+                    con.execute(statement)
+                con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
 
     # -- writing -------------------------------------------------------------------------------
     def serve(self, token: str, browser: str, dataset: str, source: str, picture: int) -> None:

@@ -207,11 +207,11 @@ def guidance_sum(eps_u: torch.Tensor, eps_c: torch.Tensor, guidance: float) -> s
     most, then over the whole picture."""
     diff = (eps_c - eps_u).flatten()
     i = int(diff.abs().argmax())
-    u, c = float(eps_u.flatten()[i]), float(eps_c.flatten()[i])
+    u, c, rms = float(eps_u.flatten()[i]), float(eps_c.flatten()[i]), float(diff.pow(2).mean().sqrt())
     return (f"ε = ε_no class + s × (ε_class − ε_no class) = {u:+.2f} + {guidance:g} × ({c:+.2f} − ({u:+.2f})) "
             f"= **{u + guidance * (c - u):+.2f}**, where the class changes the guess most. Over the whole picture the "
-            f"class moves the guess by {float(diff.pow(2).mean().sqrt()):.3f} (root mean square), and strength "
-            f"{guidance:g} makes that {abs(guidance) * float(diff.pow(2).mean().sqrt()):.3f}.")
+            f"class moves the guess by {rms:.3f} (root mean square), and strength {guidance:g} makes that "
+            f"{abs(guidance) * rms:.3f}.")
 
 
 def tsne(codes: np.ndarray, seed: int = 0) -> np.ndarray:

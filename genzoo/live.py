@@ -56,7 +56,7 @@ class LiveRun:
     """One visitor's run: the model, its optimisers, the fixed noise its samples are drawn from, and the curves."""
 
     def __init__(self, images: torch.Tensor, family: str, lr: float, beta: float = 1.0, critic_steps: int = 1,
-                 seed: int = 0, budget_s: float = BUDGET_S):
+                 seed: int = 0, budget_s: float = BUDGET_S, dataset: str = ""):
         if not 1e-5 <= float(lr) <= 1e-1:
             raise LiveError(f"the learning rate must lie between 0.00001 and 0.1, got {lr}")
         if not 0 <= float(beta) <= 20:
@@ -64,7 +64,7 @@ class LiveRun:
         if int(critic_steps) != critic_steps or not 1 <= int(critic_steps) <= 10:
             raise LiveError(f"critic steps per generator step must be a whole number from 1 to 10, got {critic_steps}")
         torch.manual_seed(seed)
-        self.family, self.critic_steps, self.budget_s = family, int(critic_steps), budget_s
+        self.family, self.critic_steps, self.budget_s, self.dataset = family, int(critic_steps), budget_s, dataset
         self.model = small_model(family, beta).train()
         self.optimizers = self.model.configure_optimizers(float(lr))
         self.images = images

@@ -8,7 +8,8 @@ import gradio as gr
 from ..registry import DEFAULT_GUIDANCE, default_guidance
 from ..hosting import on_gpu
 from ..zoo import Zoo
-from .common import (Built, Gallery, Progress, api, caption, clamp_int, class_dropdown, class_index, class_names, draw,
+from .common import (Built, Gallery, Progress, api, caption, clamp_float, clamp_int, class_dropdown, class_index,
+                     class_names, draw,
                      friendly, gallery, gpu_budget, HEAVY, MAX_SAMPLES, MAX_SEED, on_load, progress_adapter, redraw,
                      sampler_options, title)
 from .inputs import Number, Slider
@@ -21,9 +22,7 @@ def class_view(zoo: Zoo, dataset: str, class_name, n: int = 8, seed: int = 0, gu
     k = class_index(dataset, class_name)
     n = clamp_int(n, 1, MAX_SAMPLES, "number of images")
     seed = clamp_int(seed, 0, MAX_SEED, "seed")
-    guidance = default_guidance(dataset) if guidance is None else float(guidance)
-    if not 0 <= guidance <= 10:
-        raise ValueError(f"guidance strength must lie between 0 and 10, got {guidance}")
+    guidance = default_guidance(dataset) if guidance is None else clamp_float(guidance, 0, 10, "guidance strength")
     out = []
     able = zoo.ready(dataset, lambda e: e.model.generative and e.model.conditional)   # all that can be told the class
     for i, name in enumerate(able):

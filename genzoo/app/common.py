@@ -67,6 +67,17 @@ def clamp_int(value, lo: int, hi: int, what: str) -> int:
     return v
 
 
+def clamp_float(value, lo: float, hi: float, what: str) -> float:
+    """A number in [lo, hi], or a ValueError naming the control."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number, got {value!r}") from None
+    if not lo <= v <= hi:
+        raise ValueError(f"{what} must lie between {lo:g} and {hi:g}, got {v:g}")
+    return v
+
+
 def drawing_array(value) -> Optional[np.ndarray]:
     """The picture inside a Sketchpad / Image value (dict with 'composite', array or PIL), or None."""
     if value is None:

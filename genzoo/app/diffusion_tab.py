@@ -15,7 +15,8 @@ from .. import explore, plots
 from ..registry import SPECS, featured
 from ..hosting import on_gpu
 from ..zoo import Zoo
-from .common import (Built, Gallery, Memo, Progress, api, big, clamp_int, class_dropdown, class_index, class_names,
+from .common import (Built, Gallery, Memo, Progress, api, big, clamp_float, clamp_int, class_dropdown, class_index,
+                     class_names,
                      friendly, gallery, gpu_budget, HEAVY, MAX_SEED, model_choices, on_load, progress_adapter, redraw,
                      sampler_options, test_image)
 from .inputs import Dropdown, Number, Slider
@@ -92,12 +93,7 @@ def scrub_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int, guidanc
     seed = clamp_int(seed, 0, MAX_SEED, "seed")
     i = clamp_int(step, 1, SCRUB_STEPS, "step") - 1
     k = class_index(dataset, class_name)
-    try:
-        guidance = float(guidance)
-    except (TypeError, ValueError):
-        raise ValueError(f"guidance must be a number, got {guidance!r}") from None
-    if not 0 <= guidance <= 5:
-        raise ValueError(f"guidance must lie between 0 and 5, got {guidance:g}")
+    guidance = clamp_float(guidance, 0, 5, "guidance")
     trace = TRACES.get((id(zoo), dataset, name, k, seed, guidance),
                        lambda: explore.denoising_trace(model, seed, k, SCRUB_STEPS, guidance))
     t, xt, x0 = trace.frames[i]

@@ -53,8 +53,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         visitor = request.session_hash if request is not None else "api"
         run = seats.get(visitor)
         if fresh or run is None or run.dataset != ds or run.left_s <= 0:
-            run = LiveRun(zoo.subset(ds).train_images, fam, rate, b, k)
-            run.dataset = ds
+            run = LiveRun(zoo.subset(ds).train_images, fam, rate, b, k, dataset=ds)
             seats.take(visitor, run)
         return run
 

@@ -70,10 +70,10 @@ def capabilities(model: ZooModel, title: str, default_sampler: dict) -> list:
     """One row of the capability table, read off the model object."""
     gen = isinstance(model, GenerativeModel)
     evals = model.network_evaluations(**default_sampler) if gen else None
-    if gen and default_sampler.get("sampler") == "ddim":
+    if gen and default_sampler.get("sampler") not in (None, "ddpm"):
         ddpm = model.network_evaluations(sampler="ddpm", guidance=1.0)
         steps = default_sampler["steps"] or model.default_sampler.steps
-        evals = f"{evals} (DDIM {steps} steps, guided); DDPM: {ddpm}"
+        evals = f"{evals} ({default_sampler['sampler'].upper()} {steps} steps, guided); DDPM: {ddpm}"
     return [title, yes(gen), yes(gen and model.conditional), yes(model.can_encode),
             yes(gen and model.latent_dim is not None), "ELBO, in nats" if model.has_likelihood else "no",
             evals if gen else "—"]

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import torch
 
-from genzoo.app import CSS, HEAD, build_app
+from genzoo.app import CSS, HEAD, build_app, warm
 from genzoo.zoo import Zoo
 
 FAVICON = Path(__file__).parent / "assets" / "favicon.png"
 THREADS = int(os.environ.get("GENZOO_THREADS", "2"))   # a basic Space has 2 vCPUs
+WARM = os.environ.get("GENZOO_WARM", "1") != "0"        # draw every tab's opening pictures at start-up
 
 
 def create_app():
@@ -24,6 +25,8 @@ def create_app():
     demo = build_app(zoo)
     # one heavy job at a time uses both cores; a bounded queue refuses politely when full
     demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("GENZOO_QUEUE", "64")))
+    if WARM:
+        warm.start(demo)
     return demo
 
 

@@ -68,14 +68,14 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         """
         return class_view(zoo, ds, c, k, s, g, progress_adapter(progress))
 
-    go_.click(pick_class, [dataset, cls, guidance, n, seed], out, **api("pick_class"), concurrency_id=HEAVY)
+    go_.click(pick_class, [dataset, cls, guidance, n, seed], out, **api("pick_class"), **HEAVY)
     demo.load(on_load(pick_class, 1), [dataset, cls, guidance, n, seed], out, **api("pick_class_on_load"),
-              concurrency_id=HEAVY)
+              **HEAVY)
     def follow(ds, g):
         """The guidance slider moves to the dataset's own strength, unless the visitor (or a link) chose another."""
         return default_guidance(ds) if g is None or float(g) in DEFAULT_GUIDANCE.values() else gr.skip()
 
     dataset.change(follow, [dataset, guidance], guidance, **api("guidance_on_switch"))
     built = Built([cls], [redraw(pick_class, [dataset, cls, guidance, n, seed], [out], "pick_class_on_switch",
-                                 concurrency_id=HEAVY)])
+                                 **HEAVY)])
     return built._replace(tab="class", link={"class": cls, "guidance": guidance, "n": n, "seed": seed})

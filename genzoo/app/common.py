@@ -30,7 +30,11 @@ Gallery = list[tuple[Image.Image, str]]
 
 DATASET_CHOICES = [(info.title, key) for key, info in DATASETS.items()]
 DEFAULT_DATASET = next(iter(DATASETS))
-HEAVY = "heavy"   # events that run networks share one worker: 2 CPU cores, 2 torch threads
+#: the two lanes of the queue. Views that run generative networks take turns on HEAVY (one at a time: 2 CPU cores, 2
+#: torch threads); quick views (a decoded point, a rebuilt picture, training grids, the scoreboard, the model guide)
+#: have a lane of their own, so they never wait behind a diffusion job
+HEAVY = dict(concurrency_id="heavy", concurrency_limit=1)
+LIGHT = dict(concurrency_id="light", concurrency_limit=4)
 MAX_SAMPLES, MAX_FRAMES, MAX_SEED = 64, 16, 2**31 - 1
 IMAGE_SCALE = 4
 ROW = 16                  # pictures per row when a model's pictures are shown as a strip
@@ -182,23 +186,45 @@ def sampler_options(name: str, dataset: str, sampler: Optional[str] = None, step
 
 
 class Memo:
-    """A small bounded cache of finished views, for views that report progress while they compute (so they cannot be
-    wrapped in ``functools.lru_cache``): the default view every visitor opens is computed once."""
+    """A small bounded cache of finished views (pictures, figures), for views that report progress while they compute
+    (so they cannot be wrapped in ``functools.lru_cache``): the default view every visitor opens is computed once.
+    A request for a key that another thread is computing waits for that result instead of computing it again (the
+    start-up warm-up and the first visitors ask for the same views at the same time)."""
 
     def __init__(self, size: int = 32):
         self.size, self.items = size, collections.OrderedDict()
         self.lock = threading.Lock()
+        self.pending: dict = {}               # key -> the lock its computing thread holds
+        self.hits = self.misses = 0
+
+    def _cached(self, key):
+        if key in self.items:
+            self.items.move_to_end(key)
+            self.hits += 1
+            return True, self.items[key]
+        return False, None
 
     def get(self, key, compute: Callable):
         with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
-        value = compute()
-        with self.lock:
-            self.items[key] = value
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
+            found, value = self._cached(key)
+            if found:
+                return value
+            computing = self.pending.setdefault(key, threading.Lock())
+        with computing:                       # the first thread computes; the others wait here, then read its result
+            with self.lock:
+                found, value = self._cached(key)
+                if found:
+                    return value
+                self.misses += 1
+            try:
+                value = compute()
+            finally:
+                with self.lock:
+                    self.pending.pop(key, None)
+            with self.lock:
+                self.items[key] = value
+                while len(self.items) > self.size:
+                    self.items.popitem(last=False)
         return value
 
 
@@ -216,15 +242,20 @@ def gpu_budget(zoo: Zoo, dataset: str, names: Sequence[str], pictures: int, **ov
         return MAX_GPU_SECONDS
 
 
-@functools.lru_cache(maxsize=64)
+DRAWN = Memo(64)
+
+
 def draw(zoo: Zoo, dataset: str, name: str, n: int, seed: int, label: Optional[int],
          opts: tuple) -> tuple[Image.Image, float]:
     """``n`` pictures from one model as rows of 16, and the seconds they took; cached per request."""
     from .. import explore
     from ..imaging import grid_pil
 
-    out = explore.timed_sample(zoo.model(dataset, name), n, seed, label, **dict(opts))
-    return grid_pil(out.images, nrow=min(n, ROW), scale=3), out.seconds
+    def compute():
+        out = explore.timed_sample(zoo.model(dataset, name), n, seed, label, **dict(opts))
+        return grid_pil(out.images, nrow=min(n, ROW), scale=3), out.seconds
+
+    return DRAWN.get((zoo, dataset, name, n, seed, label, opts), compute)
 
 
 # -- controls ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import gradio as gr
 
 from ..imaging import grid_pil
 from ..zoo import Zoo
-from .common import Built, Gallery, api, class_names, friendly, gallery, on_load
+from .common import Built, Gallery, api, class_names, friendly, gallery, LIGHT, on_load
 from .text import TEXT
 
 
@@ -32,8 +32,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         counts = gr.Dataframe(headers=["class", "training images", "test images"], label="Images per class",
                               interactive=False)
     fn = friendly(lambda ds: data_view(zoo, ds))
-    show.click(fn, dataset, [images, counts], **api("data"))
-    dataset.change(fn, dataset, [images, counts], **api("data_on_switch"))
-    demo.load(on_load(fn, 2), dataset, [images, counts], **api("data_on_load"))
+    show.click(fn, dataset, [images, counts], **api("data"), **LIGHT)
+    dataset.change(fn, dataset, [images, counts], **api("data_on_switch"), **LIGHT)
+    demo.load(on_load(fn, 2), dataset, [images, counts], **api("data_on_load"), **LIGHT)
     built = Built()
     return built._replace(tab="data", link={})

@@ -16,13 +16,12 @@ from ..registry import SPECS, featured
 from ..hosting import on_gpu
 from ..zoo import Zoo
 from .common import (Built, Gallery, Memo, Progress, api, big, clamp_float, clamp_int, class_dropdown, class_index,
-                     class_names,
-                     friendly, gallery, gpu_budget, HEAVY, MAX_SEED, model_choices, on_load, progress_adapter, redraw,
-                     sampler_options, test_image)
+                     class_names, friendly, gallery, gpu_budget, HEAVY, LIGHT, MAX_SEED, model_choices, on_load,
+                     progress_adapter, redraw, sampler_options, test_image)
 from .inputs import Dropdown, Number, Slider
 from .text import TEXT
 
-REVERSE, TRACES = Memo(), Memo(8)
+REVERSE, TRACES, SCRUBBED = Memo(), Memo(8), Memo(64)
 SCRUB_STEPS = 20
 
 
@@ -94,18 +93,22 @@ def scrub_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int, guidanc
     i = clamp_int(step, 1, SCRUB_STEPS, "step") - 1
     k = class_index(dataset, class_name)
     guidance = clamp_float(guidance, 0, 5, "guidance")
-    trace = TRACES.get((id(zoo), dataset, name, k, seed, guidance),
-                       lambda: explore.denoising_trace(model, seed, k, SCRUB_STEPS, guidance))
-    t, xt, x0 = trace.frames[i]
-    with torch.no_grad():
-        eps_u, eps_c, eps = model.guidance_terms(xt, t, trace.labels, guidance)
-    tiles = [(big(model.state_images(xt)[0]), f"step {i + 1} of {SCRUB_STEPS} (t = {t}): noisy x_t"),
-             (big(model.to_images(x0)[0]), "guess: the final picture"),
-             (big(model.noise_images(eps)[0]), f"guess: the noise (s = {guidance:g})"),
-             (big(model.noise_images(eps_u)[0]), "noise guess, no class"),
-             (big(model.noise_images(eps_c)[0]), "noise guess, with class"),
-             (big(model.noise_images(10 * (eps_c - eps_u))[0]), "the class's push (×10)")]
-    return tiles, explore.guidance_sum(eps_u, eps_c, guidance)
+
+    def compute():
+        trace = TRACES.get((id(zoo), dataset, name, k, seed, guidance),
+                           lambda: explore.denoising_trace(model, seed, k, SCRUB_STEPS, guidance))
+        t, xt, x0 = trace.frames[i]
+        with torch.no_grad():
+            eps_u, eps_c, eps = model.guidance_terms(xt, t, trace.labels, guidance)
+        tiles = [(big(model.state_images(xt)[0]), f"step {i + 1} of {SCRUB_STEPS} (t = {t}): noisy x_t"),
+                 (big(model.to_images(x0)[0]), "guess: the final picture"),
+                 (big(model.noise_images(eps)[0]), f"guess: the noise (s = {guidance:g})"),
+                 (big(model.noise_images(eps_u)[0]), "noise guess, no class"),
+                 (big(model.noise_images(eps_c)[0]), "noise guess, with class"),
+                 (big(model.noise_images(10 * (eps_c - eps_u))[0]), "the class's push (×10)")]
+        return tiles, explore.guidance_sum(eps_u, eps_c, guidance)
+
+    return SCRUBBED.get((id(zoo), dataset, name, k, seed, guidance, i), compute)
 
 
 def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
@@ -142,10 +145,10 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
                             "last): drag to scrub", elem_id="scrub-step")
         scrub_tiles = gallery("One step of the drawing", columns=6, elem_id="scrub-gallery")
         scrub_sum = gr.Markdown(elem_id="scrub-sum")
-    demo.load(on_load(friendly(schedule_figures), 3), None, [beta, abar, snr], **api("schedules"))
+    demo.load(on_load(friendly(schedule_figures), 3), None, [beta, abar, snr], **api("schedules"), **LIGHT)
     noising = friendly(functools.partial(noising_view, zoo))
-    t.release(noising, [dataset, cls, idx, t], noised, **api("noising"))
-    demo.load(noising, [dataset, cls, idx, t], noised, **api("noising_on_load"))
+    t.release(noising, [dataset, cls, idx, t], noised, **api("noising"), **LIGHT)
+    demo.load(noising, [dataset, cls, idx, t], noised, **api("noising_on_load"), **LIGHT)
 
     @friendly
     @on_gpu(lambda ds, m, c, s, st, *_: gpu_budget(zoo, ds, [m], 1, steps=st))
@@ -153,10 +156,10 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         return reverse_view(zoo, ds, m, c, s, st, progress_adapter(progress))
 
     go_.click(run, [dataset, model, target, seed, steps], [frames, final], **api("reverse_process"),
-              concurrency_id=HEAVY)
+              **HEAVY)
     demo.load(on_load(run, 2), [dataset, model, target, seed, steps], [frames, final],
               **api("reverse_process_on_load"),
-              concurrency_id=HEAVY)
+              **HEAVY)
     @friendly
     @on_gpu(lambda *_: 10)
     def scrub(ds, m, c, s, w, i):
@@ -167,15 +170,15 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     for event, name in ((scrub_step.input, "scrub"), (scrub_model.input, "scrub_model"),
                         (scrub_class.input, "scrub_class"), (scrub_seed.submit, "scrub_seed"),
                         (scrub_guidance.release, "scrub_guidance")):
-        event(scrub, scrub_inputs, [scrub_tiles, scrub_sum], **api(name), concurrency_id=HEAVY,
+        event(scrub, scrub_inputs, [scrub_tiles, scrub_sum], **api(name), **HEAVY,
               trigger_mode="always_last")
     demo.load(on_load(scrub, 2), scrub_inputs, [scrub_tiles, scrub_sum], **api("scrub_on_load"),
-              concurrency_id=HEAVY)
+              **HEAVY)
     built = Built([cls, target, scrub_class], [
-        redraw(scrub, scrub_inputs, [scrub_tiles, scrub_sum], "scrub_on_switch", concurrency_id=HEAVY),
-        redraw(noising, [dataset, cls, idx, t], [noised], "noising_on_switch"),
+        redraw(scrub, scrub_inputs, [scrub_tiles, scrub_sum], "scrub_on_switch", **HEAVY),
+        redraw(noising, [dataset, cls, idx, t], [noised], "noising_on_switch", **LIGHT),
         redraw(run, [dataset, model, target, seed, steps], [frames, final], "reverse_process_on_switch",
-               concurrency_id=HEAVY)])
+               **HEAVY)])
     return built._replace(tab="diffusion", link={
         "t": t, "picture_class": cls, "picture": idx, "model": model, "class": target, "seed": seed, "steps": steps,
         "scrub_model": scrub_model, "scrub_class": scrub_class, "scrub_seed": scrub_seed, "guidance": scrub_guidance,

@@ -124,8 +124,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         return comparison_view(zoo, ds, c, s, d, progress_adapter(progress))
 
     inputs = [dataset, cls, seed, with_ddpm]
-    go_.click(compare, inputs, [pictures, fid], **api("fast_diffusion"), concurrency_id=HEAVY)
-    demo.load(on_load(compare, 2), inputs, [pictures, fid], **api("fast_diffusion_on_load"), concurrency_id=HEAVY)
-    built = Built([cls], [redraw(compare, inputs, [pictures, fid], "fast_diffusion_on_switch", concurrency_id=HEAVY)])
+    go_.click(compare, inputs, [pictures, fid], **api("fast_diffusion"), **HEAVY)
+    demo.load(on_load(compare, 2), inputs, [pictures, fid], **api("fast_diffusion_on_load"), **HEAVY)
+    built = Built([cls], [redraw(compare, inputs, [pictures, fid], "fast_diffusion_on_switch", **HEAVY)])
     return built._replace(tab="fast", link={"class": cls, "seed": seed})
 

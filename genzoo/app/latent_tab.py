@@ -14,8 +14,8 @@ from .. import explore, plots
 from ..imaging import as_numpy_uint8, grid_pil, map_picture
 from ..registry import SPECS, featured
 from ..zoo import Zoo
-from .common import (Built, Gallery, api, big, class_dropdown, class_names, friendly, gallery, HEAVY, model_choices,
-                     on_load, prepared_drawing, sketchpad, test_image, title)
+from .common import (Built, Gallery, api, big, class_dropdown, class_names, friendly, gallery, HEAVY, LIGHT,
+                     model_choices, on_load, prepared_drawing, sketchpad, test_image, title)
 from .inputs import Checkbox, Dropdown, Number, Radio, Slider
 from .text import TEXT
 
@@ -33,6 +33,12 @@ def code_map(zoo: Zoo, dataset: str, name: str) -> explore.LatentMap:
     return explore.latent_map(zoo.model(dataset, name), d.test_images, d.test_labels)
 
 
+@functools.lru_cache(maxsize=8)
+def decoded_plane(zoo: Zoo, dataset: str, name: str) -> Image.Image:
+    """A 2-number code's plane, decoded at evenly spaced codes (the same picture every time)."""
+    return grid_pil(explore.decoded_plane(zoo.model(dataset, name)), nrow=15, scale=2)
+
+
 def latent_map_view(zoo: Zoo, dataset: str, name: str,
                     marker: Optional[np.ndarray] = None) -> tuple[go.Figure, Optional[Image.Image], str]:
     if name not in latent_models():
@@ -47,7 +53,7 @@ def latent_map_view(zoo: Zoo, dataset: str, name: str,
     if m.explained is None:
         fig = plots.class_scatter(m.xy, m.labels, class_names(dataset), f"{title(name)}: its 2 code numbers",
                                   "code number 1", "code number 2", extra)
-        plane = grid_pil(explore.decoded_plane(model), nrow=15, scale=2)
+        plane = decoded_plane(zoo, dataset, name)
         note = ("This model's code has only two numbers, so the map shows them directly; the grid decodes evenly "
                 "spaced codes.")
     else:
@@ -197,30 +203,30 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         return friendly(functools.partial(fn, zoo))
 
     show.click(over_zoo(latent_map_view), [dataset, model], [fig, plane, note], **api("latent_map"),
-               concurrency_id=HEAVY)
+               **HEAVY)
     dataset.change(on_load(over_zoo(latent_map_view), 3), [dataset, model], [fig, plane, note],
-                   **api("latent_map_on_switch"), concurrency_id=HEAVY)
+                   **api("latent_map_on_switch"), **HEAVY)
     demo.load(on_load(over_zoo(latent_map_view), 3), [dataset, model], [fig, plane, note],
               **api("latent_map_on_load"),
-              concurrency_id=HEAVY)
+              **HEAVY)
     point = over_zoo(latent_point)
-    u.release(point, [dataset, model, u, v], decoded, **api("latent_point"))
-    v.release(point, [dataset, model, u, v], decoded, **api("latent_point_v"))
+    u.release(point, [dataset, model, u, v], decoded, **api("latent_point"), **LIGHT)
+    v.release(point, [dataset, model, u, v], decoded, **api("latent_point_v"), **LIGHT)
     locate.click(over_zoo(latent_test_image), [dataset, model, cls, idx], [u, v, picked, picked_dec],
-                 **api("latent_locate"))
+                 **api("latent_locate"), **LIGHT)
     place.click(over_zoo(latent_drawing), [dataset, model, drawing], [fig, neighbours],
-                **api("latent_drawing"), concurrency_id=HEAVY)
+                **api("latent_drawing"), **LIGHT)
     map_inputs = [dataset, model, projection, thumbs]
     for event, name in ((draw_map.click, "click_map"), (projection.change, "click_map_projection"),
                         (thumbs.change, "click_map_pictures")):
-        event(over_zoo(click_map_view), map_inputs, [click_map, map_words], **api(name), concurrency_id=HEAVY)
+        event(over_zoo(click_map_view), map_inputs, [click_map, map_words], **api(name), **HEAVY)
 
     def where(evt: gr.SelectData):
         return evt.index[0], evt.index[1]
 
     click_map.select(where, None, [click_x, click_y], **api("click_map_where"), queue=False).then(
         over_zoo(map_click), [dataset, model, projection, click_x, click_y], [clicked, clicked_words],
-        **api("latent_click"))
+        **api("latent_click"), **LIGHT)
     built = Built([cls])
     return built._replace(tab="latent", link={"model": model, "u": u, "v": v, "class": cls, "index": idx,
                                                   "projection": projection})

@@ -10,7 +10,7 @@ from .. import guide
 from ..data import dataset_info
 from ..registry import SPECS, featured, sampler_options
 from ..zoo import Zoo
-from .common import Built, api, friendly, metrics, on_load
+from .common import Built, api, friendly, LIGHT, metrics, on_load
 from .inputs import Dropdown
 from .text import TEXT
 
@@ -68,10 +68,10 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         layers = gr.Dataframe(headers=["layer", "type", "output shape", "parameters"],
                               label="How it is built: its layers in the order they run", interactive=False)
     both = friendly(lambda ds: (guide_table(zoo, ds), guide_advice(zoo, ds)))
-    demo.load(on_load(both, 2), dataset, [table, advice], **api("guide"))
-    dataset.change(both, dataset, [table, advice], **api("guide_on_switch"))
+    demo.load(on_load(both, 2), dataset, [table, advice], **api("guide"), **LIGHT)
+    dataset.change(both, dataset, [table, advice], **api("guide_on_switch"), **LIGHT)
     show = friendly(functools.partial(guide_model, zoo))
-    model.change(show, [dataset, model], [about, layers], **api("guide_model"))
-    demo.load(show, [dataset, model], [about, layers], **api("guide_model_on_load"))
+    model.change(show, [dataset, model], [about, layers], **api("guide_model"), **LIGHT)
+    demo.load(show, [dataset, model], [about, layers], **api("guide_model_on_load"), **LIGHT)
     built = Built()
     return built._replace(tab="models", link={"model": model})

@@ -6,7 +6,7 @@ import gradio as gr
 
 from ..registry import featured
 from ..zoo import Zoo
-from .common import (Built, Gallery, api, big, class_dropdown, class_names, friendly, gallery, HEAVY, on_load,
+from .common import (Built, Gallery, api, big, class_dropdown, class_names, friendly, gallery, LIGHT, on_load,
                      prepared_drawing, redraw, sketchpad, test_image, title)
 from .inputs import Number, Radio
 from .text import TEXT
@@ -65,10 +65,9 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         return reconstruct_view(zoo, ds, src, c, i, art)
 
     view = reconstruct
-    go_.click(view, [dataset, source, cls, idx, drawing], [out, slider, table], **api("reconstruct"),
-              concurrency_id=HEAVY)
+    go_.click(view, [dataset, source, cls, idx, drawing], [out, slider, table], **api("reconstruct"), **LIGHT)
     demo.load(on_load(view, 3), [dataset, source, cls, idx, drawing], [out, slider, table],
-              **api("reconstruct_on_load"))
+              **api("reconstruct_on_load"), **LIGHT)
     built = Built([cls], [redraw(view, [dataset, source, cls, idx, drawing], [out, slider, table],
-                                 "reconstruct_on_switch", concurrency_id=HEAVY)])
+                                 "reconstruct_on_switch", **LIGHT)])
     return built._replace(tab="reconstruct", link={"class": cls, "index": idx})

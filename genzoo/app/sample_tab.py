@@ -82,11 +82,11 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         return sample_view(zoo, ds, chosen, k, s, smp, st, progress_adapter(progress))
 
     inputs = [dataset, models, n, seed, sampler, steps]
-    go_.click(sample, inputs, out, **api("sample"), concurrency_id=HEAVY)
+    go_.click(sample, inputs, out, **api("sample"), **HEAVY)
     # the opening pictures: drawn for the first visitor, then served from the cache
-    demo.load(on_load(sample, 1), inputs, out, **api("sample_on_load"), concurrency_id=HEAVY)
+    demo.load(on_load(sample, 1), inputs, out, **api("sample_on_load"), **HEAVY)
     surprise.click(lambda: random.randint(0, 99_999), None, seed, **api("new_seed")).then(
-        sample, inputs, out, **api("sample_new_seed"), concurrency_id=HEAVY)
-    built = Built(redraws=[redraw(sample, inputs, [out], "sample_on_switch", concurrency_id=HEAVY)])
+        sample, inputs, out, **api("sample_new_seed"), **HEAVY)
+    built = Built(redraws=[redraw(sample, inputs, [out], "sample_on_switch", **HEAVY)])
     return built._replace(tab="sample", link={
         "models": models, "n": n, "seed": seed, "sampler": sampler, "steps": steps})

@@ -15,7 +15,8 @@ from ..measurements import Measurements
 from ..registry import SPECS
 from ..hosting import MAX_GPU_SECONDS, on_gpu
 from ..zoo import Zoo
-from .common import Built, Progress, api, friendly, HEAVY, metrics, on_load, progress_adapter, sampler_options, title
+from .common import (Built, Progress, api, friendly, HEAVY, LIGHT, metrics, on_load, progress_adapter, sampler_options,
+                     title)
 from .text import TEXT
 
 SCORE_HEADERS = ["model", "FID ↓", "precision ↑", "recall ↑", "class imbalance ↓", "class accuracy ↑",
@@ -179,15 +180,15 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         return scoreboard_view(zoo, ds)
 
     board, outputs = scoreboard, [table, fid, scatter, guidance, people, summary_md]
-    show.click(board, dataset, outputs, **api("scoreboard"))
+    show.click(board, dataset, outputs, **api("scoreboard"), **LIGHT)
     for event, when in ((demo.load, "load"), (dataset.change, "switch")):
-        event(on_load(board, len(outputs)), dataset, outputs, **api(f"scoreboard_on_{when}"))
+        event(on_load(board, len(outputs)), dataset, outputs, **api(f"scoreboard_on_{when}"), **LIGHT)
 
     @friendly
     @on_gpu(lambda *_: MAX_GPU_SECONDS)
     def run(ds, progress=gr.Progress()):
         return speed_view(zoo, ds, progress_adapter(progress))
 
-    measure.click(run, dataset, speed, **api("speed"), concurrency_id=HEAVY)
+    measure.click(run, dataset, speed, **api("speed"), **HEAVY)
     built = Built()
     return built._replace(tab="scoreboard", link={})

@@ -12,7 +12,8 @@ from PIL import Image
 from .. import plots
 from ..registry import SPECS, featured
 from ..zoo import Zoo
-from .common import Built, Gallery, api, clamp_int, friendly, gallery, known_names, model_choices, on_load, title
+from .common import (Built, Gallery, api, clamp_int, friendly, gallery, known_names, LIGHT, model_choices, on_load,
+                     title)
 from .inputs import CheckboxGroup, Slider
 from .text import TEXT
 
@@ -82,12 +83,12 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             loss = gr.Plot(label="Losses", elem_id="loss-plot")
             gan = gr.Plot(label="GAN critic")
     view = friendly(functools.partial(training_view, zoo))
-    epoch.release(view, [dataset, models, epoch], grids, **api("training_grids"))
-    models.change(view, [dataset, models, epoch], grids, **api("training_grids_models"))
+    epoch.release(view, [dataset, models, epoch], grids, **api("training_grids"), **LIGHT)
+    models.change(view, [dataset, models, epoch], grids, **api("training_grids_models"), **LIGHT)
     curves = friendly(functools.partial(loss_curves, zoo))
-    show.click(curves, [dataset, models], [loss, gan], **api("loss_curves"))
+    show.click(curves, [dataset, models], [loss, gan], **api("loss_curves"), **LIGHT)
     for event, when in ((demo.load, "load"), (dataset.change, "switch")):     # opened, and the dataset changed
-        event(on_load(view, 1), [dataset, models, epoch], grids, **api(f"training_grids_on_{when}"))
-        event(on_load(curves, 2), [dataset, models], [loss, gan], **api(f"loss_curves_on_{when}"))
+        event(on_load(view, 1), [dataset, models, epoch], grids, **api(f"training_grids_on_{when}"), **LIGHT)
+        event(on_load(curves, 2), [dataset, models], [loss, gan], **api(f"loss_curves_on_{when}"), **LIGHT)
     built = Built()
     return built._replace(tab="training", link={"models": models, "epoch": epoch})

@@ -45,6 +45,20 @@ def wait_images(page, selector, at_least=1):
     return page.locator(f"#{selector} img").count()
 
 
+QUIET = ("([sel, ms]) => { const t = document.querySelector(sel + ' [data-testid=status-tracker]');"
+         " const busy = !!t && !t.classList.contains('hide'); const k = '__quiet' + sel;"
+         " if (busy) { window[k] = null; return false; }"
+         " if (window[k] == null) { window[k] = performance.now(); }"
+         " return performance.now() - window[k] >= ms; }")
+
+
+def settled(page, selector, quiet_ms=2000):
+    """The component has shown no pending or running event for ``quiet_ms``: every view queued for it (an opening
+    view, a link's redraws, a click) has been drawn, however slow the machine."""
+    page.evaluate("(sel) => { window['__quiet' + sel] = null; }", f"#{selector}")
+    page.wait_for_function(QUIET, arg=[f"#{selector}", quiet_ms], timeout=TIMEOUT)
+
+
 def wait_plot(page, selector):
     page.wait_for_selector(f"#{selector} .js-plotly-plot .main-svg", timeout=TIMEOUT)
 
@@ -152,6 +166,7 @@ def test_a_shared_link_opens_the_same_view_in_a_fresh_browser(page, app_server):
     first.goto(f"{app_server.url}?tab=interpolate&dataset=fashion&seed_a=7&frames=12&class_a=1&bogus=3",
                timeout=TIMEOUT)
     first.wait_for_function(FRAMES_ARE, arg="12", timeout=TIMEOUT)
+    settled(first, "interp-paths")
     assert first.locator("#link-note").inner_text().count("“bogus” is not a setting of this tab") == 1
     tab, dataset, frames, _ = interpolation_state(first)
     assert (tab, dataset, frames) == ("Interpolate", "fashion", "12")
@@ -160,6 +175,7 @@ def test_a_shared_link_opens_the_same_view_in_a_fresh_browser(page, app_server):
     box.press("Enter")
     first.get_by_role("button", name="Interpolate", exact=True).click()
     first.wait_for_timeout(500)
+    settled(first, "interp-paths")
     before = interpolation_state(first)
     first.locator("#copy-link").click()
     first.wait_for_function("() => { const e = document.querySelector('#link-box textarea, #link-box input');"
@@ -170,6 +186,7 @@ def test_a_shared_link_opens_the_same_view_in_a_fresh_browser(page, app_server):
     fresh = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     fresh.goto(link, timeout=TIMEOUT)
     fresh.wait_for_function(FRAMES_ARE, arg="8", timeout=TIMEOUT)
+    settled(fresh, "interp-paths")
     fresh.wait_for_function("(src) => { const i = document.querySelector('#interp-paths img');"
                             " return i && i.src.endsWith(src); }", arg=before[3], timeout=TIMEOUT)
     assert interpolation_state(fresh) == before                # the same tab, dataset, settings and pictures

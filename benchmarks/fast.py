@@ -58,6 +58,7 @@ def tab_lines(dataset: str, root: Path, log: Path) -> list[str]:
 
     server = AppServer(root, log, GENZOO_THREADS="2")
     try:
+        server.wait_until_warm(600)                        # the start-up warm-up's work must not share the timings
         c = Client(server.url, verbose=False)
         calls = {
             "Pick a class at its default (class 3, 8 pictures a model)":

@@ -15,6 +15,8 @@ import gradio as gr
 from ..data import DATASETS, dataset_info
 
 COMMON = ("tab", "dataset")
+#: parameters that belong to the page itself, not to a view: Gradio's own (``__theme=dark``, ``view=api``)
+PAGE_OWN = ("__theme", "view")
 
 
 def choice_values(component) -> list:
@@ -70,7 +72,7 @@ def read(params: Mapping[str, str], tabs: Mapping[str, "Built"], default_tab: st
         dataset = next(iter(DATASETS))
     built, values = tabs[tab], {}
     for name, raw in params.items():
-        if name in COMMON:
+        if name in COMMON or name in PAGE_OWN:
             continue
         if name not in built.link:
             notes.append(f"“{name}” is not a setting of this tab, so it was left out")

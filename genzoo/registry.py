@@ -194,7 +194,11 @@ def describe_sampler(name: str, dataset: str) -> str:
     if s is None:
         return "the model's only sampler"
     steps = f"{s.steps} steps" if s.steps else "the steps it was distilled for"
-    return f"{s.sampler.upper()}, {steps}, guidance {s.guidance:g}"
+    words = f"{s.sampler.upper()}, {steps}, guidance {s.guidance:g}"
+    if s.guidance_interval is not None:
+        low, high = s.guidance_interval
+        words += f" in the middle of the drawing only (noise level {low:g} to {high:g})"
+    return words
 
 
 def training_order() -> list[str]:

@@ -50,12 +50,26 @@ class DiffusionBase(GenerativeModel):
     def T(self) -> int:
         return self.schedule.T
 
-    def network_evaluations(self, sampler="ddim", steps=None, guidance=None, labels_given=True, **_) -> int:
+    def network_evaluations(self, sampler="ddim", steps=None, guidance=None, labels_given=True,
+                            guidance_interval=None, **_) -> int:
         d = self.default_sampler
         steps = (self.T if sampler == "ddpm" else d.steps or self.T) if steps is None else steps
         guidance = d.guidance if guidance is None else guidance
-        guided = labels_given and guidance not in (0.0, 1.0)
-        return steps * (2 if guided else 1)
+        if not labels_given or guidance in (0.0, 1.0):
+            return steps
+        s = make_sampler(sampler, self.schedule, self.clip_sample)
+        s.set_timesteps(steps, self.timestep_spacing)
+        return steps + sum(self.guided_at(t, guidance_interval) for t in s.timesteps.tolist())
+
+    def guided_at(self, t: int, interval: Optional[tuple[float, float]]) -> bool:
+        """Whether guidance applies at timestep t: always, or where the noise level sigma_t = sqrt((1 - abar_t) /
+        abar_t) lies in ``interval`` = (low, high] (Kynkäänniemi et al. 2024, "Applying guidance in a limited
+        interval"). Outside it the model follows the class plainly: one network run instead of two."""
+        if interval is None:
+            return True
+        abar = float(self.schedule.alphas_cumprod[int(t)])
+        sigma = ((1 - abar) / abar) ** 0.5
+        return float(interval[0]) < sigma <= float(interval[1])
 
     def to_images(self, x0: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -111,8 +125,10 @@ class DiffusionBase(GenerativeModel):
     def denoise(self, noise: torch.Tensor, labels: Optional[torch.Tensor] = None, sampler: str = "ddim",
                 steps: Optional[int] = None, eta: Optional[float] = None, guidance: Optional[float] = None,
                 generator: Optional[torch.Generator] = None, progress: ProgressFn = None,
-                frames: int = 0) -> tuple[torch.Tensor, list[tuple[int, torch.Tensor, torch.Tensor]]]:
-        """Run the reverse process from ``noise`` = x_{T-1}.
+                frames: int = 0, guidance_interval: Optional[tuple[float, float]] = None
+                ) -> tuple[torch.Tensor, list[tuple[int, torch.Tensor, torch.Tensor]]]:
+        """Run the reverse process from ``noise`` = x_{T-1}, guided at every step or only where the noise level
+        lies in ``guidance_interval`` (see ``guided_at``).
 
         Returns the final x_0 (model space) and, if ``frames`` > 0, about that many
         ``(t, x_t, predicted x_0)`` snapshots along the way for display.
@@ -127,7 +143,8 @@ class DiffusionBase(GenerativeModel):
         keep = set(torch.linspace(0, len(s.timesteps) - 1, frames).round().long().tolist()) if frames else set()
         snaps = []
         for i, t in enumerate(s.timesteps.tolist()):
-            eps = self.predict_eps(x, t, labels, guidance)
+            w = guidance if guidance == 0 or self.guided_at(t, guidance_interval) else 1.0
+            eps = self.predict_eps(x, t, labels, w)
             if i in keep:
                 snaps.append((t, x.clone(), s.predict_x0(eps, t, x)[0]))
             x = s.step(eps, t, x, eta=eta, generator=generator)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -216,6 +217,8 @@ class SamplerSettings:
     steps: Optional[int] = 50
     eta: float = 0.0
     guidance: float = 1.0
+    #: guide only where the noise level sigma_t lies in (low, high]; elsewhere one plain run with the class
+    guidance_interval: Optional[tuple[float, float]] = None
 
     def __post_init__(self):
         if self.sampler not in SAMPLERS:
@@ -224,6 +227,19 @@ class SamplerSettings:
             raise ValueError(f"steps must be at least 1, got {self.steps}")
         if not 0 <= float(self.eta) <= 1:
             raise ValueError(f"eta must lie between 0 and 1, got {self.eta}")
+        if self.guidance_interval is not None and not 0 <= self.guidance_interval[0] < self.guidance_interval[1]:
+            raise ValueError(f"a guidance interval is (low, high] with 0 <= low < high, got {self.guidance_interval}")
+
+    @classmethod
+    def from_key(cls, key: str) -> "SamplerSettings":
+        """The settings a ``key`` names: ``ddim-50``, ``dpm++2m-10``, ``dpm++2m-10@0.4-5.42`` (guided only where
+        the noise level is in (0.4, 5.42])."""
+        m = re.fullmatch(r"(?P<sampler>.+?)-(?P<steps>\d+)(?:@(?P<low>[\d.]+)-(?P<high>[\d.]+))?", key)
+        if m is None:
+            raise ValueError(f"a setting is SAMPLER-STEPS[@LOW-HIGH], such as ddim-50 or dpm++2m-10@0.4-5.42; "
+                             f"got {key!r}")
+        interval = (float(m["low"]), float(m["high"])) if m["low"] else None
+        return cls(m["sampler"], int(m["steps"]), guidance_interval=interval)
 
     def replace(self, sampler: Optional[str] = None, steps: Optional[int] = None, eta: Optional[float] = None,
                 guidance: Optional[float] = None) -> "SamplerSettings":
@@ -234,16 +250,23 @@ class SamplerSettings:
         if changed:
             new = dataclasses.replace(new, steps=None if sampler == "ddpm" else (self.steps or 50),
                                       eta=1.0 if sampler == "ddpm" else 0.0)
+        if changed or (steps is not None and steps != self.steps):     # a chosen sampler is guided at every step
+            new = dataclasses.replace(new, guidance_interval=None)
         return dataclasses.replace(new, **{k: v for k, v in dict(steps=steps, eta=eta, guidance=guidance).items()
                                            if v is not None})
 
     def options(self) -> dict:
         """As keyword arguments of ``sample`` / ``generate`` / ``denoise``."""
-        return {"sampler": self.sampler, "steps": self.steps, "eta": float(self.eta), "guidance": float(self.guidance)}
+        out = {"sampler": self.sampler, "steps": self.steps, "eta": float(self.eta), "guidance": float(self.guidance)}
+        if self.guidance_interval is not None:
+            out["guidance_interval"] = tuple(map(float, self.guidance_interval))
+        return out
 
     def key(self, T: int) -> str:
         """A short name for tables: ``ddim-50``, ``ddpm-1000`` (DDPM's every step is T); ``ddim-own`` where the
         model chooses its own number (a distilled one: the steps it learned)."""
+        if self.steps and self.guidance_interval is not None:
+            return f"{self.sampler}-{self.steps}@{self.guidance_interval[0]:g}-{self.guidance_interval[1]:g}"
         if self.steps:
             return f"{self.sampler}-{self.steps}"
         return f"ddpm-{T}" if self.sampler == "ddpm" else f"{self.sampler}-own"

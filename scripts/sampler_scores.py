@@ -2,7 +2,8 @@
 
     python scripts/sampler_scores.py DATASET MODEL SETTING [SETTING ...]
 
-A SETTING is SAMPLER-STEPS, e.g. ``ddim-50``, ``dpm++2m-10``, ``ddim-4`` (for a distilled model, its own step
+A SETTING is SAMPLER-STEPS[@LOW-HIGH], e.g. ``ddim-50``, ``dpm++2m-10``, ``ddim-4``, ``dpm++2m-10@0.4-5.42``
+(guided only where the noise level sigma_t is in (0.4, 5.42]) (for a distilled model, its own step
 counts). Each draws 10,000 pictures with labels cycling 0, 1, ..., 9 (seed 1, float32, the dataset's guidance
 strength: the same pictures as ``scripts/referee_scores.sh``'s labelled set), times the drawing, scores it with
 ``../shared/referee/referee.py`` and writes it under ``"samplers"`` in ``checkpoints/DATASET/MODEL/referee.json``,
@@ -27,6 +28,7 @@ import torch
 from genzoo.checkpoints import load_model, write_json
 from genzoo.measurements import sampler_scores
 from genzoo.registry import sampler_options
+from models.samplers import SamplerSettings
 from genzoo.sampling import partial_path, resolve_labels, sample_batched, write_samples
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,17 +37,13 @@ N = int(os.environ.get("N", 10_000))
 TOLERANCE = 1.10
 
 
-def parse(setting: str) -> tuple[str, int]:
-    sampler, _, steps = setting.rpartition("-")
-    if not sampler or not steps.isdigit():
-        raise SystemExit(f"a setting is SAMPLER-STEPS, such as ddim-50 or dpm++2m-10; got {setting!r}")
-    return sampler, int(steps)
-
-
 def score(dataset: str, model_name: str, setting: str) -> dict:
-    sampler, steps = parse(setting)
+    chosen = SamplerSettings.from_key(setting)
+    sampler, steps = chosen.sampler, chosen.steps
     model = load_model(dataset, model_name)
     options = {**sampler_options(model_name, dataset, sampler), "sampler": sampler, "steps": steps}
+    if chosen.guidance_interval is not None:
+        options["guidance_interval"] = chosen.guidance_interval
     work = ROOT / "artifacts" / "referee" / dataset
     work.mkdir(parents=True, exist_ok=True)
     out = work / f"{model_name}-{setting}.npz"
@@ -59,7 +57,8 @@ def score(dataset: str, model_name: str, setting: str) -> dict:
                                         "--json"], check=True, capture_output=True, text=True).stdout)
     out.unlink()
     runs = model.network_evaluations(**options)
-    return {**result, "sampler": sampler, "steps": steps, "guidance": options.get("guidance"),
+    interval = {"guidance_interval": list(chosen.guidance_interval)} if chosen.guidance_interval else {}
+    return {**result, "sampler": sampler, "steps": steps, "guidance": options.get("guidance"), **interval,
             "network_runs": runs, "draw_s": round(seconds, 1), "threads": torch.get_num_threads(),
             "number_format": "fp32"}
 

@@ -90,3 +90,40 @@ def test_dpm_solver_draws_with_guidance_for_pixel_and_latent_diffusion(family):
     assert a.shape == (4, 1, 28, 28) and torch.isfinite(a).all() and 0 <= a.min() and a.max() <= 1
     assert torch.equal(a, b) and not torch.equal(a, unguided)
     assert model.network_evaluations(sampler="dpm++2m", steps=5, guidance=2.0) == 10
+
+
+def test_guidance_in_a_limited_interval_guides_only_there_and_counts_its_runs():
+    """Guidance only where sigma_t is in (low, high]: an interval holding every step is full guidance, one holding
+    none is the plain class-conditional drawing, bit for bit; the network runs are one a step plus one per guided
+    step (the cosine schedule's 10 DPM-Solver++ steps have sigmas 20291, 5.72, 2.77, 1.75, 1.21, 0.85, 0.59, 0.38,
+    0.19 and 0.01, so (0.4, 5.42] guides five of them)."""
+    from models import DDPM
+    from models.samplers import SamplerSettings
+
+    torch.manual_seed(0)
+    model = DDPM(channels=8, channel_mults=[1, 2], num_res_blocks=1, schedule="cosine").eval()
+    for p in model.net.parameters():
+        p.data.normal_(0, 0.05)
+    runs = []
+    model.net.register_forward_hook(lambda _m, inputs, _o: runs.append(len(inputs[0])))
+
+    def draw(**options):
+        runs.clear()
+        out = model.sample(2, labels=[3, 4], generator=torch.Generator().manual_seed(5), sampler="dpm++2m",
+                           steps=10, guidance=2.0, **options)
+        return out, sum(runs) // 2                      # network runs a picture
+
+    full, full_runs = draw()
+    everywhere, _ = draw(guidance_interval=(0.0, 1e9))
+    nowhere, nowhere_runs = draw(guidance_interval=(1e8, 1e9))
+    plain = model.sample(2, labels=[3, 4], generator=torch.Generator().manual_seed(5), sampler="dpm++2m", steps=10,
+                         guidance=1.0)
+    limited, limited_runs = draw(guidance_interval=(0.4, 5.42))
+    assert torch.equal(full, everywhere) and torch.equal(nowhere, plain)
+    assert not torch.equal(limited, full) and not torch.equal(limited, plain)
+    assert (full_runs, nowhere_runs, limited_runs) == (20, 10, 15)
+    settings = SamplerSettings.from_key("dpm++2m-10@0.4-5.42").replace(guidance=2.0)
+    assert model.network_evaluations(**settings.options()) == 15 and settings.key(1000) == "dpm++2m-10@0.4-5.42"
+    assert settings.replace(sampler="ddim").guidance_interval is None       # a sampler a visitor picks guides fully
+    with pytest.raises(ValueError, match="SAMPLER-STEPS"):
+        SamplerSettings.from_key("dpm++2m")

@@ -264,7 +264,7 @@ def test_model_guide(client):
     assert rows["GAN"][1:6] == ["yes", "no", "no", "yes", "no"]                 # no encoder, no likelihood
     assert rows["VAE (beta = 1)"][3:6] == ["yes", "yes", "ELBO, in nats"]
     assert rows["Evaluator classifier"][1] == "no"
-    assert str(rows["Diffusion (cosine schedule)"][6]).startswith("30 (DPM++2M 15 steps, guided); DDPM: 1000")
+    assert str(rows["Diffusion (cosine schedule)"][6]).startswith("15 (DPM++2M 10 steps, guided); DDPM: 1000")
     assert str(rows["Diffusion (linear schedule)"][6]).startswith("100 (DDIM 50 steps, guided); DDPM: 1000")
     assert "Which model should I use?" in advice
     about, layers = client.predict("mnist", "ddpm-cosine", api_name="/guide_model")

@@ -5,10 +5,8 @@ sentence instead of a traceback.
 """
 from __future__ import annotations
 
-import collections
 import functools
 import inspect
-import threading
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional, Sequence
 
@@ -22,6 +20,7 @@ from ..imaging import to_pil
 from ..measurements import Measurements
 from ..registry import SPECS
 from ..zoo import Zoo
+from .memo import Memo
 from .inputs import Dropdown, Sketchpad
 from .pictures import as_files
 
@@ -183,49 +182,6 @@ def sampler_options(name: str, dataset: str, sampler: Optional[str] = None, step
 
     steps = None if steps is None else clamp_int(steps, 1, 1000, "steps")
     return registry_options(name, dataset, sampler, steps, guidance)
-
-
-class Memo:
-    """A small bounded cache of finished views (pictures, figures), for views that report progress while they compute
-    (so they cannot be wrapped in ``functools.lru_cache``): the default view every visitor opens is computed once.
-    A request for a key that another thread is computing waits for that result instead of computing it again (the
-    start-up warm-up and the first visitors ask for the same views at the same time)."""
-
-    def __init__(self, size: int = 32):
-        self.size, self.items = size, collections.OrderedDict()
-        self.lock = threading.Lock()
-        self.pending: dict = {}               # key -> the lock its computing thread holds
-        self.hits = self.misses = 0
-
-    def _cached(self, key):
-        if key in self.items:
-            self.items.move_to_end(key)
-            self.hits += 1
-            return True, self.items[key]
-        return False, None
-
-    def get(self, key, compute: Callable):
-        with self.lock:
-            found, value = self._cached(key)
-            if found:
-                return value
-            computing = self.pending.setdefault(key, threading.Lock())
-        with computing:                       # the first thread computes; the others wait here, then read its result
-            with self.lock:
-                found, value = self._cached(key)
-                if found:
-                    return value
-                self.misses += 1
-            try:
-                value = compute()
-            finally:
-                with self.lock:
-                    self.pending.pop(key, None)
-            with self.lock:
-                self.items[key] = value
-                while len(self.items) > self.size:
-                    self.items.popitem(last=False)
-        return value
 
 
 def gpu_budget(zoo: Zoo, dataset: str, names: Sequence[str], pictures: int, **overrides) -> int:

@@ -5,8 +5,6 @@ CLI, the evaluation and the app all read this table.
 """
 from __future__ import annotations
 
-import dataclasses
-
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -185,8 +183,6 @@ def sampler_options(name: str, dataset: str, sampler: Optional[str] = None, step
     settings = sampler_settings(name, dataset)
     if settings is None:
         return {}
-    if sampler is not None or steps is not None:       # a sampler or step count chosen: guided at every step
-        settings = dataclasses.replace(settings, guidance_interval=None)
     settings = settings.replace(sampler=sampler, guidance=guidance)
     if settings.sampler != "ddpm":
         settings = settings.replace(steps=steps)

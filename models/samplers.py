@@ -250,7 +250,7 @@ class SamplerSettings:
         if changed:
             new = dataclasses.replace(new, steps=None if sampler == "ddpm" else (self.steps or 50),
                                       eta=1.0 if sampler == "ddpm" else 0.0)
-        if changed or (steps is not None and steps != self.steps):     # a chosen sampler is guided at every step
+        if sampler is not None or steps is not None:    # a sampler or step count chosen by name: guided at every step
             new = dataclasses.replace(new, guidance_interval=None)
         return dataclasses.replace(new, **{k: v for k, v in dict(steps=steps, eta=eta, guidance=guidance).items()
                                            if v is not None})

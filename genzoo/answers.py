@@ -24,7 +24,8 @@ from typing import Iterator, Optional
 SCHEMA_VERSION = 1
 REAL = "real"                       # the source of a real test picture; any other source is a model's name
 ANSWERS = ("real", "generated")
-BUSY_S = 2.0                        # how long a write waits for another writer before giving up
+BUSY_S = 5.0                        # how long a write waits for another writer before giving up (2 s was too
+                                    # short for 16 players on a busy 2-core machine)
 TOO_FEW = 30                        # below this many answers a rate is shown as "too few answers"
 Z95 = 1.959963984540054
 

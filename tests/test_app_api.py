@@ -264,7 +264,7 @@ def test_model_guide(client):
     assert rows["GAN"][1:6] == ["yes", "no", "no", "yes", "no"]                 # no encoder, no likelihood
     assert rows["VAE (beta = 1)"][3:6] == ["yes", "yes", "ELBO, in nats"]
     assert rows["Evaluator classifier"][1] == "no"
-    assert str(rows["Diffusion (cosine schedule)"][6]).startswith("15 (DPM++2M 10 steps, guided); DDPM: 1000")
+    assert str(rows["Diffusion (cosine schedule)"][6]).startswith("15 (DPM++2M 10 steps, guided mid-way only); DDPM: 1000")
     assert str(rows["Diffusion (linear schedule)"][6]).startswith("100 (DDIM 50 steps, guided); DDPM: 1000")
     assert "Which model should I use?" in advice
     about, layers = client.predict("mnist", "ddpm-cosine", api_name="/guide_model")
@@ -307,7 +307,11 @@ def test_how_diffusion_got_fast_draws_one_noise_with_ever_fewer_network_runs(cli
     assert len(captions) >= 7 and all(" ms here, " in c for c in captions)
     assert captions[0].startswith("Diffusion (cosine schedule) · DDIM, 50 steps")
     teacher = [r for r, c in zip(runs, captions) if c.startswith("Diffusion (cosine")]
-    assert teacher == [100, 40, 20, 40, 20, 10]                 # guided: two runs a step; DDIM, then DPM-Solver++
+    # guided: two runs a step; DDIM, then DPM-Solver++, then the app's own setting (guided mid-way only)
+    assert teacher == [100, 40, 20, 40, 20, 10, 15]
+    assert captions[6].startswith("Diffusion (cosine schedule) · DPM-Solver++, 10 steps, guided mid-way only "
+                                  "(the app's choice) — 15 network runs")
+    assert sum("the app's choice" in c for c in captions) == 1
     student = [r for r, c in zip(runs, captions) if c.startswith("Fast diffusion")]
     assert student and captions[-1].startswith("Fast diffusion")   # one run a step, at the steps it learned
     assert figure(plot)["layout"]["xaxis"]["type"] == "log"

@@ -14,7 +14,8 @@ from benchmarks.load import LIGHT_MIX, MIX, rss_mb, run_load, run_soak
 from tests.app_server import AppServer
 
 
-# explicit limits, about twice each test's time on a slow 2-core machine (measured: 19 s, 85 s and 15 s there)
+# explicit limits, about twice each test's time on a slow 2-core machine (measured: 19 s, 85 s and 15 s there,
+# the soak with 300 requests; it now sends 200, and benchmarks/load.py's soak 2,000)
 @pytest.mark.timeout(60)
 def test_concurrent_visitors_get_no_errors(app_server):
     report = run_load(app_server.url, clients=4, requests=5, mix=MIX)
@@ -25,9 +26,9 @@ def test_concurrent_visitors_get_no_errors(app_server):
 @pytest.mark.timeout(200)
 def test_memory_stays_flat_over_a_soak(app_server):
     report, before, after = run_soak(
-        app_server.url, app_server.proc.pid, total=300, clients=3, warmup=60, mix=LIGHT_MIX
+        app_server.url, app_server.proc.pid, total=200, clients=3, warmup=50, mix=LIGHT_MIX
     )
-    assert report.errors == [] and report.done >= 240
+    assert report.errors == [] and report.done >= 150
     assert after - before < 50, f"resident memory grew from {before:.0f} MB to {after:.0f} MB"
 
 
@@ -74,7 +75,8 @@ def test_a_picture_being_downloaded_is_never_seen_half_written(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_queue(app_checkpoints, tmp_path_factory):
-    server = AppServer(app_checkpoints, tmp_path_factory.mktemp("queue") / "app.log", GENZOO_QUEUE="1")
+    server = AppServer(app_checkpoints, tmp_path_factory.mktemp("queue") / "app.log", GENZOO_QUEUE="1",
+                       GENZOO_WARM="0")
     yield server
     server.stop()
 

@@ -1,0 +1,59 @@
+"""Screenshots of every tab of a running app, light and dark, MNIST and Fashion-MNIST: what to look at after
+changing a tab (the browser test takes three of the four sets, to keep the suite short).
+
+    python app.py &                      # or any URL where the app is served
+    python scripts/screenshots.py [URL] [--out artifacts/screenshots/all]
+
+Uses Debian's Chromium (``/usr/bin/chromium``) through Playwright. Each tab gets a moment for its pictures to
+arrive; the file names are THEME-DATASET-TAB.png.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+TITLE = "GenZoo — see how machines learn to draw"
+
+
+def take(url: str, out: Path, settle_ms: int = 1500) -> list[Path]:
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    shots = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=ARGS,
+                                    headless=True)
+        for theme in ("light", "dark"):
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}?__theme={theme}", wait_until="domcontentloaded", timeout=120_000)
+            page.get_by_text(TITLE).wait_for(timeout=120_000)
+            tabs = page.evaluate("[...document.querySelectorAll('[role=tab]')].map(t => t.innerText.trim())")
+            for dataset in ("MNIST digits", "Fashion-MNIST clothes"):
+                page.get_by_text(dataset, exact=True).click()
+                for tab in tabs:
+                    page.get_by_role("tab", name=tab, exact=True).click()
+                    page.wait_for_timeout(settle_ms)
+                    path = out / f"{theme}-{dataset.split()[0]}-{tab.replace(' ', '_').replace('?', '')}.png"
+                    page.screenshot(path=str(path), full_page=True)
+                    shots.append(path)
+                    print(path, flush=True)
+            page.close()
+        browser.close()
+    return shots
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url", nargs="?", default="http://127.0.0.1:7860/")
+    parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "screenshots" / "all")
+    parser.add_argument("--settle-ms", type=int, default=1500, help="how long each tab gets to draw")
+    args = parser.parse_args()
+    take(args.url.rstrip("/") + "/", args.out, args.settle_ms)
+
+
+if __name__ == "__main__":
+    main()

@@ -73,7 +73,8 @@ def capabilities(model: ZooModel, title: str, default_sampler: dict) -> list:
     if gen and default_sampler.get("sampler") not in (None, "ddpm"):
         ddpm = model.network_evaluations(sampler="ddpm", guidance=1.0)
         steps = default_sampler["steps"] or model.default_sampler.steps
-        evals = f"{evals} ({default_sampler['sampler'].upper()} {steps} steps, guided); DDPM: {ddpm}"
+        guided = "guided mid-way only" if default_sampler.get("guidance_interval") else "guided"
+        evals = f"{evals} ({default_sampler['sampler'].upper()} {steps} steps, {guided}); DDPM: {ddpm}"
     return [title, yes(gen), yes(gen and model.conditional), yes(model.can_encode),
             yes(gen and model.latent_dim is not None), "ELBO, in nats" if model.has_likelihood else "no",
             evals if gen else "—"]

@@ -38,15 +38,17 @@ MAX_SAMPLES, MAX_FRAMES, MAX_SEED = 64, 16, 2**31 - 1
 IMAGE_SCALE = 4
 ROW = 16                  # pictures per row when a model's pictures are shown as a strip
 
-#: galleries whose tiles are wide strips (one model each): full-width tiles as tall as their picture, instead of
-#: Gradio's square tiles with the strip lost in the middle
+#: galleries with long captions: the whole caption under each tile, wrapped, instead of one line cut off on top of
+#: the picture; "strips" (one model each): full-width tiles as tall as their picture, instead of Gradio's square
+#: tiles with the strip lost in the middle
 CSS = """
-.strips .grid-wrap { height: auto !important; max-height: none !important; overflow-y: visible;
+.captioned .grid-wrap { height: auto !important; max-height: none !important; overflow-y: visible;
   padding-top: var(--size-8); }
-.strips .thumbnail-item { aspect-ratio: auto; height: auto; display: flex; flex-direction: column-reverse; }
-.strips .thumbnail-item img { height: auto; }
-.strips .thumbnail-item .caption-label { position: static; opacity: 1; max-width: 100%; border: none;
-  font-size: var(--text-lg); white-space: normal; }
+.captioned .thumbnail-item { aspect-ratio: auto; height: auto; display: flex; flex-direction: column-reverse; }
+.captioned .thumbnail-item img { height: auto; }
+.captioned .thumbnail-item .caption-label { position: static; opacity: 1; max-width: 100%; border: none;
+  white-space: normal; overflow: visible; text-overflow: clip; }
+.strips .thumbnail-item .caption-label { font-size: var(--text-lg); }
 /* thirteen tabs on one line of a laptop screen (they wrap on a phone) */
 .tab-container { gap: 0 !important; }
 button[role="tab"] { padding-left: var(--size-1-5) !important; padding-right: var(--size-1-5) !important; }
@@ -296,8 +298,11 @@ def sketchpad(label: str, elem_id=None) -> gr.Sketchpad:
                         brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"))
 
 
-def gallery(label: str, columns: int = 3, height="auto", elem_id=None, strips: bool = False) -> gr.Gallery:
-    """A gallery of pictures; ``strips``: one full-width row per tile (a model's pictures, labelled)."""
+def gallery(label: str, columns: int = 3, height="auto", elem_id=None, strips: bool = False,
+            captioned: bool = False) -> gr.Gallery:
+    """A gallery of pictures; ``strips``: one full-width row per tile (a model's pictures, labelled);
+    ``captioned``: each tile's whole caption written under it (strips always are)."""
+    classes = (["captioned"] if strips or captioned else []) + (["strips"] if strips else [])
     return gr.Gallery(label=label, columns=1 if strips else columns, height=height, format="png",
                       object_fit="contain", buttons=["download", "fullscreen"], elem_id=elem_id,
-                      elem_classes=["strips"] if strips else None)
+                      elem_classes=classes or None)

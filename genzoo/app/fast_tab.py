@@ -11,8 +11,9 @@ import torch
 from .. import explore, plots
 from ..hosting import on_gpu
 from ..measurements import sampler_scores
-from ..registry import SPECS
+from ..registry import SPECS, sampler_settings
 from ..zoo import Zoo
+from models.samplers import SamplerSettings
 from .common import (Built, Gallery, Memo, Progress, api, big, class_dropdown, class_index, class_names, clamp_int,
                      friendly, gallery, gpu_budget, HEAVY, MAX_SEED, on_load, progress_adapter, redraw,
                      sampler_options, title)
@@ -24,16 +25,26 @@ COMPARISON = Memo()
 
 class Setting(NamedTuple):
     model: str
-    sampler: str
-    steps: int
+    how: SamplerSettings
+    default: bool = False            # the app's own setting for the model
 
     @property
     def key(self) -> str:            # as ``scripts/sampler_scores.py`` records it in referee.json
-        return f"{self.sampler}-{self.steps}"
+        return self.how.key(T=self.how.steps or 0)
+
+    def options(self, dataset: str) -> dict:
+        """``sample``'s keyword arguments: the model's guidance on ``dataset``, with this sampler and its steps."""
+        opts = sampler_options(self.model, dataset, self.how.sampler, self.how.steps)
+        if self.how.guidance_interval is not None:
+            opts["guidance_interval"] = self.how.guidance_interval
+        return opts
 
     def words(self) -> str:
-        name = {"ddpm": "DDPM", "ddim": "DDIM", "dpm++2m": "DPM-Solver++"}[self.sampler]
-        return f"{name}, {self.steps:,} steps"
+        name = {"ddpm": "DDPM", "ddim": "DDIM", "dpm++2m": "DPM-Solver++"}[self.how.sampler]
+        words = f"{name}, {self.how.steps:,} steps"
+        if self.how.guidance_interval is not None:
+            words += ", guided mid-way only"
+        return words + (" (the app's choice)" if self.default else "")
 
 
 def students() -> list[str]:
@@ -42,18 +53,22 @@ def students() -> list[str]:
 
 
 def settings(zoo: Zoo, dataset: str, with_ddpm: bool) -> list[Setting]:
-    """From the original sampler to the distilled student: the teacher's samplers, then the student's own steps."""
+    """From the original sampler to the distilled student: the teacher's samplers (and the app's own setting for
+    it, where that is none of them), then the student's own steps."""
     out = []
     for student in students():
         teacher = SPECS[student].base
         if teacher in zoo.ready(dataset):
             T = zoo.model(dataset, teacher).T
-            out += [Setting(teacher, "ddpm", T)] if with_ddpm else []
-            out += [Setting(teacher, "ddim", s) for s in (50, 20, 10)]
-            out += [Setting(teacher, "dpm++2m", s) for s in (20, 10, 5)]
+            mine = sampler_settings(teacher, dataset)
+            listed = ([SamplerSettings("ddpm", T, eta=1.0)] if with_ddpm else []) + \
+                [SamplerSettings("ddim", s) for s in (50, 20, 10)] + [SamplerSettings("dpm++2m", s) for s in (20, 10, 5)]
+            out += [Setting(teacher, h, h.key(T) == mine.key(T)) for h in listed]
+            if mine.key(T) not in {h.key(T) for h in listed}:
+                out.append(Setting(teacher, mine, True))
         if student in zoo.ready(dataset):
-            out += [Setting(student, "ddim", s) for s in sorted(zoo.model(dataset, student).step_choices(),
-                                                                 reverse=True)]
+            out += [Setting(student, SamplerSettings("ddim", s)) for s in
+                    sorted(zoo.model(dataset, student).step_choices(), reverse=True)]
     return out
 
 
@@ -94,7 +109,7 @@ def comparison_view(zoo: Zoo, dataset: str, class_name, seed: int = 0, with_ddpm
         for i, s in enumerate(chosen):
             if progress:
                 progress(i / len(chosen), f"{title(s.model)}: {s.words()}")
-            opts = sampler_options(s.model, dataset, s.sampler, s.steps)
+            opts = s.options(dataset)
             model = zoo.model(dataset, s.model)
             timed = explore.timed_sample(model, 1, seed, torch.tensor([k]), **opts)
             fid = referee_scores(zoo, dataset, s.model).get(s.key, {}).get("fid")
@@ -115,7 +130,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             seed = Number(value=0, precision=0, minimum=0, label="Seed (the same noise for every setting)")
             with_ddpm = Checkbox(False, label="Include the original DDPM (2,000 network runs: about 20 s here)")
         go_ = gr.Button("Draw with every setting", variant="primary")
-        pictures = gallery("One noise, one class, ever fewer network runs", columns=5, elem_id="fast-gallery")
+        pictures = gallery("One noise, one class, ever fewer network runs", columns=5, elem_id="fast-gallery",
+                           captioned=True)
         fid = gr.Plot(label="FID against network runs", elem_id="fast-plot")
 
     @friendly

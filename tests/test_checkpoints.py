@@ -208,8 +208,8 @@ def test_model_card_states_each_epochs_precision():
 
 
 def test_the_app_default_sampler_is_the_one_the_referee_chose():
-    """A registry default chosen per dataset is the one scripts/sampler_scores.py named for that checkpoint (the
-    fastest setting within 10 % of DDIM 50's FID)."""
+    """Wherever scripts/sampler_scores.py named the fastest setting within 10 % of DDIM 50's FID for a checkpoint,
+    the app draws with it on that dataset."""
     import json
 
     from genzoo.registry import SPECS, sampler_settings
@@ -218,8 +218,9 @@ def test_the_app_default_sampler_is_the_one_the_referee_chose():
     for path in sorted((ROOT / "checkpoints").glob("*/*/referee.json")):
         choice = json.loads(path.read_text()).get("fastest_within_10pct")
         dataset, name = path.parent.parent.name, path.parent.name
-        if name in SPECS and dataset in SPECS[name].dataset_sampler:
+        if choice is not None and name in SPECS:
             s = sampler_settings(name, dataset)
             assert s.key(T=1000) == choice, (dataset, name, choice)      # (T names only DDPM's every step)
             checked += 1
+    assert checked, "no referee.json names its fastest setting"
     print(f"{checked} default(s) checked against the referee's choice")

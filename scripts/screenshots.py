@@ -19,7 +19,7 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-net
 TITLE = "GenZoo — see how machines learn to draw"
 
 
-def take(url: str, out: Path, settle_ms: int = 1500) -> list[Path]:
+def take(url: str, out: Path, settle_ms: int = 1500, only: tuple[str, ...] = ()) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -34,7 +34,7 @@ def take(url: str, out: Path, settle_ms: int = 1500) -> list[Path]:
             tabs = page.evaluate("[...document.querySelectorAll('[role=tab]')].map(t => t.innerText.trim())")
             for dataset in ("MNIST digits", "Fashion-MNIST clothes"):
                 page.get_by_text(dataset, exact=True).click()
-                for tab in tabs:
+                for tab in [t for t in tabs if not only or t in only]:
                     page.get_by_role("tab", name=tab, exact=True).click()
                     page.wait_for_timeout(settle_ms)
                     path = out / f"{theme}-{dataset.split()[0]}-{tab.replace(' ', '_').replace('?', '')}.png"
@@ -51,8 +51,9 @@ def main() -> None:
     parser.add_argument("url", nargs="?", default="http://127.0.0.1:7860/")
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "screenshots" / "all")
     parser.add_argument("--settle-ms", type=int, default=1500, help="how long each tab gets to draw")
+    parser.add_argument("--tab", action="append", default=[], help="only this tab (repeatable), e.g. 'Fast diffusion'")
     args = parser.parse_args()
-    take(args.url.rstrip("/") + "/", args.out, args.settle_ms)
+    take(args.url.rstrip("/") + "/", args.out, args.settle_ms, tuple(args.tab))
 
 
 if __name__ == "__main__":

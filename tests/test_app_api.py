@@ -319,6 +319,16 @@ def test_how_diffusion_got_fast_draws_one_noise_with_ever_fewer_network_runs(cli
     assert with_ddpm[0]["caption"].startswith("Diffusion (cosine schedule) · DDPM, 1,000 steps — 2000 network runs")
 
 
+def test_a_setting_in_words():
+    from genzoo.app.fast_tab import describe
+    from models.samplers import SamplerSettings
+
+    interval = SamplerSettings.from_key("dpm++2m-10@0.4-5.42")
+    assert describe(interval) == "DPM-Solver++, 10 steps, guided mid-way only"
+    assert describe(interval, short=True) == "DPM++ 10, mid-way"
+    assert describe(SamplerSettings.from_key("ddpm-1000"), short=True) == "DDPM 1,000"
+
+
 def test_the_scrubber_shows_one_step_for_the_pixel_and_the_latent_model(client):
     for name in ("ddpm-cosine", "ldm"):
         tiles, words = client.predict("mnist", name, "3", 0, 1.5, 10, api_name="/scrub")

@@ -48,6 +48,7 @@ CSS = """
 .captioned .thumbnail-item img { height: auto; }
 .captioned .thumbnail-item .caption-label { position: static; opacity: 1; max-width: 100%; border: none;
   white-space: normal; overflow: visible; text-overflow: clip; }
+.captioned:not(.strips) .thumbnail-item { flex-direction: column; }   /* pictures in line, captions below */
 .strips .thumbnail-item .caption-label { font-size: var(--text-lg); }
 /* thirteen tabs on one line of a laptop screen (they wrap on a phone) */
 .tab-container { gap: 0 !important; }

@@ -40,11 +40,16 @@ class Setting(NamedTuple):
         return opts
 
     def words(self) -> str:
-        name = {"ddpm": "DDPM", "ddim": "DDIM", "dpm++2m": "DPM-Solver++"}[self.how.sampler]
-        words = f"{name}, {self.how.steps:,} steps"
-        if self.how.guidance_interval is not None:
-            words += ", guided mid-way only"
-        return words + (" (the app's choice)" if self.default else "")
+        return describe(self.how) + (" (the app's choice)" if self.default else "")
+
+
+def describe(how: SamplerSettings, short: bool = False) -> str:
+    """A setting in words: "DPM-Solver++, 10 steps, guided mid-way only"; ``short``: "DPM++ 10, mid-way"."""
+    name = {"ddpm": "DDPM", "ddim": "DDIM", "dpm++2m": "DPM++" if short else "DPM-Solver++"}[how.sampler]
+    words = f"{name} {how.steps:,}" if short else f"{name}, {how.steps:,} steps"
+    if how.guidance_interval is not None:
+        words += ", mid-way" if short else ", guided mid-way only"
+    return words
 
 
 def students() -> list[str]:
@@ -85,14 +90,15 @@ def fid_figure(zoo: Zoo, dataset: str) -> go.Figure:
             if name not in zoo.ready(dataset):
                 continue
             scores = referee_scores(zoo, dataset, name)
-            pts = sorted((v["network_runs"], v["fid"], k) for k, v in scores.items())
+            pts = sorted((v["network_runs"], v["fid"], describe(SamplerSettings.from_key(k), short=True))
+                         for k, v in scores.items())
             if pts:
                 fig.add_scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], text=[p[2] for p in pts],
                                 mode="markers+lines+text", textposition="top center", name=title(name),
                                 marker={"size": 11})
     fig = plots.style(fig, "Quality against cost: FID (lower is better) by network runs a picture", "network runs a "
                       "picture (log scale)", "FID")
-    fig.update_xaxes(type="log")
+    fig.update_xaxes(type="log", tickvals=[2, 4, 8, 15, 20, 40, 100, 200, 1000, 2000])   # plain numbers, no "2" for 20
     return fig
 
 

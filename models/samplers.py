@@ -262,6 +262,17 @@ class SamplerSettings:
             out["guidance_interval"] = tuple(map(float, self.guidance_interval))
         return out
 
+    def words(self, short: bool = False) -> str:
+        """In words for a visitor: "DPM-Solver++, 10 steps, guided mid-way only"; ``short``: "DPM++ 10, mid-way"."""
+        name = {"ddpm": "DDPM", "ddim": "DDIM", "dpm++2m": "DPM++" if short else "DPM-Solver++"}[self.sampler]
+        if self.steps is None:
+            words = name if short else f"{name}, its own steps"
+        else:
+            words = f"{name} {self.steps:,}" if short else f"{name}, {self.steps:,} steps"
+        if self.guidance_interval is not None:
+            words += ", mid-way" if short else ", guided mid-way only"
+        return words
+
     def key(self, T: int) -> str:
         """A short name for tables: ``ddim-50``, ``ddpm-1000`` (DDPM's every step is T); ``ddim-own`` where the
         model chooses its own number (a distilled one: the steps it learned)."""

@@ -264,7 +264,8 @@ def test_model_guide(client):
     assert rows["GAN"][1:6] == ["yes", "no", "no", "yes", "no"]                 # no encoder, no likelihood
     assert rows["VAE (beta = 1)"][3:6] == ["yes", "yes", "ELBO, in nats"]
     assert rows["Evaluator classifier"][1] == "no"
-    assert str(rows["Diffusion (cosine schedule)"][6]).startswith("15 (DPM++2M 10 steps, guided mid-way only); DDPM: 1000")
+    assert str(rows["Diffusion (cosine schedule)"][6]).startswith(
+        "15 (DPM++2M 10 steps, guided mid-way only); DDPM: 1000")
     assert str(rows["Diffusion (linear schedule)"][6]).startswith("100 (DDIM 50 steps, guided); DDPM: 1000")
     assert "Which model should I use?" in advice
     about, layers = client.predict("mnist", "ddpm-cosine", api_name="/guide_model")
@@ -317,16 +318,6 @@ def test_how_diffusion_got_fast_draws_one_noise_with_ever_fewer_network_runs(cli
     assert figure(plot)["layout"]["xaxis"]["type"] == "log"
     with_ddpm, _ = client.predict("mnist", "3", 0, True, api_name="/fast_diffusion")
     assert with_ddpm[0]["caption"].startswith("Diffusion (cosine schedule) · DDPM, 1,000 steps — 2000 network runs")
-
-
-def test_a_setting_in_words():
-    from genzoo.app.fast_tab import describe
-    from models.samplers import SamplerSettings
-
-    interval = SamplerSettings.from_key("dpm++2m-10@0.4-5.42")
-    assert describe(interval) == "DPM-Solver++, 10 steps, guided mid-way only"
-    assert describe(interval, short=True) == "DPM++ 10, mid-way"
-    assert describe(SamplerSettings.from_key("ddpm-1000"), short=True) == "DDPM 1,000"
 
 
 def test_the_scrubber_shows_one_step_for_the_pixel_and_the_latent_model(client):

@@ -156,7 +156,7 @@ def test_samples_are_scored_with_each_models_own_default_sampler(monkeypatch):
     from genzoo import registry
     from genzoo.evaluation import sampler_settings
 
-    # MNIST's cosine model defaults to the referee's choice (DPM-Solver++ 10, guided mid-way); DDIM 50 stays the baseline
+    # MNIST's cosine model: the referee's choice (DPM-Solver++ 10, guided mid-way); DDIM 50 stays the baseline
     assert list(sampler_settings("ddpm-cosine", "mnist")) == ["dpm++2m-10@0.4-5.42", "ddim-50", "ddim-20", "ddpm-1000"]
     assert list(sampler_settings("ddpm-cosine", "fashion")) == ["ddim-50", "ddim-20", "ddpm-1000"]
     assert sampler_settings("gan", "mnist") == {"default": {}}

@@ -127,3 +127,7 @@ def test_guidance_in_a_limited_interval_guides_only_there_and_counts_its_runs():
     assert settings.replace(sampler="ddim").guidance_interval is None       # a sampler a visitor picks guides fully
     with pytest.raises(ValueError, match="SAMPLER-STEPS"):
         SamplerSettings.from_key("dpm++2m")
+    assert settings.words() == "DPM-Solver++, 10 steps, guided mid-way only"          # as the app names them
+    assert settings.words(short=True) == "DPM++ 10, mid-way"
+    assert SamplerSettings("ddpm", 1000).words(short=True) == "DDPM 1,000"
+    assert SamplerSettings("ddim", None).words() == "DDIM, its own steps"

@@ -40,16 +40,7 @@ class Setting(NamedTuple):
         return opts
 
     def words(self) -> str:
-        return describe(self.how) + (" (the app's choice)" if self.default else "")
-
-
-def describe(how: SamplerSettings, short: bool = False) -> str:
-    """A setting in words: "DPM-Solver++, 10 steps, guided mid-way only"; ``short``: "DPM++ 10, mid-way"."""
-    name = {"ddpm": "DDPM", "ddim": "DDIM", "dpm++2m": "DPM++" if short else "DPM-Solver++"}[how.sampler]
-    words = f"{name} {how.steps:,}" if short else f"{name}, {how.steps:,} steps"
-    if how.guidance_interval is not None:
-        words += ", mid-way" if short else ", guided mid-way only"
-    return words
+        return self.how.words() + (" (the app's choice)" if self.default else "")
 
 
 def students() -> list[str]:
@@ -67,7 +58,8 @@ def settings(zoo: Zoo, dataset: str, with_ddpm: bool) -> list[Setting]:
             T = zoo.model(dataset, teacher).T
             mine = sampler_settings(teacher, dataset)
             listed = ([SamplerSettings("ddpm", T, eta=1.0)] if with_ddpm else []) + \
-                [SamplerSettings("ddim", s) for s in (50, 20, 10)] + [SamplerSettings("dpm++2m", s) for s in (20, 10, 5)]
+                [SamplerSettings("ddim", s) for s in (50, 20, 10)] + \
+                [SamplerSettings("dpm++2m", s) for s in (20, 10, 5)]
             out += [Setting(teacher, h, h.key(T) == mine.key(T)) for h in listed]
             if mine.key(T) not in {h.key(T) for h in listed}:
                 out.append(Setting(teacher, mine, True))
@@ -90,7 +82,7 @@ def fid_figure(zoo: Zoo, dataset: str) -> go.Figure:
             if name not in zoo.ready(dataset):
                 continue
             scores = referee_scores(zoo, dataset, name)
-            pts = sorted((v["network_runs"], v["fid"], describe(SamplerSettings.from_key(k), short=True))
+            pts = sorted((v["network_runs"], v["fid"], SamplerSettings.from_key(k).words(short=True))
                          for k, v in scores.items())
             if pts:
                 fig.add_scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], text=[p[2] for p in pts],

@@ -77,6 +77,16 @@ class AppServer:
         self.stop()
         raise RuntimeError(f"the app did not answer within 120 s; see {log}")
 
+    def wait_until_warm(self, timeout: float = 120) -> None:
+        """Wait for the start-up warm-up (every tab's opening pictures drawn ahead) to finish, for benchmarks that
+        time the server's answers."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if "opening views ready" in Path(self.log.name).read_text(errors="replace"):
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"the warm-up did not finish within {timeout:.0f} s; see {self.log.name}")
+
     def stop(self) -> None:
         self.proc.terminate()
         try:

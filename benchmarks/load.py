@@ -136,6 +136,7 @@ def main() -> None:
     args = p.parse_args()
     server = AppServer(args.checkpoints, ROOT / "benchmarks" / "app.log", GENZOO_THREADS="2")
     try:
+        server.wait_until_warm(600)           # visitors after start-up: the warm-up's own work is not timed
         load = run_load(server.url, args.clients, args.requests)
         lines = ["", f"## Load: {args.clients} visitors × {args.requests} mixed requests", "",
                  f"Machine: {cpu_name()}, {os.cpu_count()} CPUs; "

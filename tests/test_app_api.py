@@ -266,7 +266,8 @@ def test_model_guide(client):
     assert rows["Evaluator classifier"][1] == "no"
     assert str(rows["Diffusion (cosine schedule)"][6]).startswith(
         "15 (DPM++2M 10 steps, guided mid-way only); DDPM: 1000")
-    assert str(rows["Diffusion (linear schedule)"][6]).startswith("100 (DDIM 50 steps, guided); DDPM: 1000")
+    assert str(rows["Diffusion (linear schedule)"][6]).startswith(
+        "14 (DPM++2M 10 steps, guided mid-way only); DDPM: 1000")
     assert "Which model should I use?" in advice
     about, layers = client.predict("mnist", "ddpm-cosine", api_name="/guide_model")
     assert r"\sqrt{\bar\alpha_t}" in about and "trained 2 epochs" in about

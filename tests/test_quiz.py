@@ -31,6 +31,12 @@ def test_wilson_interval_with_no_answers_is_everything():
     assert wilson(0, 0) == (0.0, 1.0)
 
 
+@pytest.mark.parametrize("n", [1, 3, 7, 10, 13, 160, 1001])
+def test_wilson_interval_holds_a_rate_of_none_or_all_exactly(n):
+    """The interval always contains the rate itself, even at 0 and 1 (rounding once left 5.6e-17 > 0)."""
+    assert wilson(0, n)[0] == 0.0 and wilson(n, n)[1] == 1.0
+
+
 @pytest.fixture
 def store(tmp_path):
     return AnswerStore(tmp_path / "quiz.sqlite3")

@@ -59,8 +59,8 @@ def test_each_round_starts_from_the_last_and_keeps_it_as_teacher():
 
 
 def test_the_guidance_distilled_student_learns_its_teachers_guided_answer():
-    """Held-out distillation loss (fixed timesteps, strengths and noise) falls at least 2.5x in 150 steps (measured:
-    0.258 to 0.077)."""
+    """Held-out distillation loss (fixed timesteps, strengths and noise) falls at least 1.6x in 100 steps (measured:
+    0.258 to 0.144; 0.077 after 150)."""
     _, student = pair()
     x, y = torch.rand(64, 1, 28, 28), torch.arange(64) % 10
 
@@ -72,14 +72,14 @@ def test_the_guidance_distilled_student_learns_its_teachers_guided_answer():
     before = held_out()
     student.train()
     opt = torch.optim.Adam(student.net.parameters(), lr=3e-3)
-    for i in range(150):
+    for i in range(100):
         torch.manual_seed(i)
         loss, _ = student.loss(x[:32], y[:32])
         opt.zero_grad()
         loss.backward()
         opt.step()
     student.eval()
-    assert held_out() < before / 2.5
+    assert held_out() < before / 1.6
 
 
 def test_two_drawings_at_once_each_use_the_network_for_their_own_step_count():

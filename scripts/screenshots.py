@@ -1,5 +1,5 @@
 """Screenshots of every tab of a running app, light and dark, MNIST and Fashion-MNIST: what to look at after
-changing a tab (the browser test takes three of the four sets, to keep the suite short).
+changing a tab (the browser test takes two of the four sets, to keep the suite short).
 
     python app.py &                      # or any URL where the app is served
     python scripts/screenshots.py [URL] [--out artifacts/screenshots/all]
@@ -10,13 +10,16 @@ arrive; the file names are THEME-DATASET-TAB.png.
 from __future__ import annotations
 
 import argparse
-import shutil
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
-TITLE = "GenZoo — see how machines learn to draw"
+sys.path.insert(0, str(ROOT))
+
+from genzoo.app.text import INTRO  # noqa: E402
+from tests.test_browser import ARGS, CHROMIUM  # noqa: E402 - the browser and flags the browser tests use
+
+TITLE = INTRO.splitlines()[0].lstrip("# ").strip()
 
 
 def take(url: str, out: Path, settle_ms: int = 1500, only: tuple[str, ...] = ()) -> list[Path]:
@@ -25,8 +28,7 @@ def take(url: str, out: Path, settle_ms: int = 1500, only: tuple[str, ...] = ())
     out.mkdir(parents=True, exist_ok=True)
     shots = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=ARGS,
-                                    headless=True)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         for theme in ("light", "dark"):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{url}?__theme={theme}", wait_until="domcontentloaded", timeout=120_000)

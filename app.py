@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from genzoo.app import CSS, HEAD, build_app, warm
+from genzoo.app.turns import TURNS
 from genzoo.zoo import Zoo
 
 FAVICON = Path(__file__).parent / "assets" / "favicon.png"
@@ -23,7 +24,7 @@ def create_app():
     torch.set_num_threads(THREADS)
     zoo = Zoo()
     demo = build_app(zoo)
-    # one heavy job at a time uses both cores; a bounded queue refuses politely when full
+    # a bounded queue refuses politely when full (one long network job at a time: see genzoo/app/turns.py)
     demo.queue(default_concurrency_limit=1, max_size=int(os.environ.get("GENZOO_QUEUE", "64")))
     if WARM:
         warm.start(demo)
@@ -33,6 +34,12 @@ def create_app():
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     port = int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    TURNS.claim()          # the networks' long work runs on this (the main) thread, once the server is up
+    demo = create_app()
     # the public actions are also tools for AI assistants, at /gradio_api/mcp (Gradio's MCP server)
-    create_app().launch(max_file_size="5mb", server_port=port, css=CSS, head=HEAD, mcp_server=True,
-                        favicon_path=str(FAVICON))
+    demo.launch(max_file_size="5mb", server_port=port, css=CSS, head=HEAD, mcp_server=True,
+                favicon_path=str(FAVICON), prevent_thread_lock=True)
+    try:
+        TURNS.serve_forever()
+    except KeyboardInterrupt:
+        demo.close()

@@ -69,8 +69,9 @@ def test_quick_views_are_on_their_own_lane(tmp_path):
 
 
 def test_a_quick_view_answers_while_diffusion_jobs_wait(app_server):
-    """Two long diffusion jobs take turns on the heavy lane; the scoreboard and a decoded latent point, asked for
-    after both, are served before the second one ends."""
+    """Two long diffusion jobs take turns; the scoreboard, a decoded latent point and a Sample of one-shot models (a
+    VAE and a GAN, on the same lane as the diffusion jobs), asked for after both, are served before the second one
+    ends."""
     client = Client(app_server.url, verbose=False)
     heavy = [client.submit("mnist", ["ddpm-cosine"], 16, seed, "ddim", 100, api_name="/sample")
              for seed in (11, 12)]
@@ -78,7 +79,9 @@ def test_a_quick_view_answers_while_diffusion_jobs_wait(app_server):
     t0 = time.perf_counter()
     client.predict("mnist", api_name="/scoreboard")
     client.predict("mnist", "vae", 0.5, -0.5, api_name="/latent_point")
+    quick = client.predict("mnist", ["vae", "gan"], 8, 13, "own", 50, api_name="/sample")
     light_s = time.perf_counter() - t0
+    assert len(quick) == 2
     assert not heavy[1].done(), f"the quick views took {light_s:.1f} s, longer than two diffusion jobs"
     for job in heavy:
         job.result(timeout=300)

@@ -13,6 +13,7 @@ from .common import (Built, Gallery, Progress, api, caption, clamp_float, clamp_
                      friendly, gallery, gpu_budget, HEAVY, MAX_SAMPLES, MAX_SEED, on_load, progress_adapter, redraw,
                      sampler_options, title)
 from .inputs import Number, Slider
+from .turns import takes_turn
 from .text import TEXT
 
 def class_view(zoo: Zoo, dataset: str, class_name, n: int = 8, seed: int = 0, guidance: Optional[float] = None,
@@ -55,6 +56,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         out = gallery("Each model's pictures of the class", elem_id="class-gallery", strips=True)
 
     @friendly
+    @takes_turn()
     @on_gpu(lambda ds, c, g, k, *_: gpu_budget(zoo, ds, zoo.ready(ds), k, guidance=g))
     def pick_class(ds, c, g, k, s, progress=gr.Progress()):
         """Ask every model that can be told a class for pictures of that class.

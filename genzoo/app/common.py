@@ -29,10 +29,11 @@ Gallery = list[tuple[Image.Image, str]]
 
 DATASET_CHOICES = [(info.title, key) for key, info in DATASETS.items()]
 DEFAULT_DATASET = next(iter(DATASETS))
-#: the two lanes of the queue. Views that run generative networks take turns on HEAVY (one at a time: 2 CPU cores, 2
-#: torch threads); quick views (a decoded point, a rebuilt picture, training grids, the scoreboard, the model guide)
-#: have a lane of their own, so they never wait behind a diffusion job
-HEAVY = dict(concurrency_id="heavy", concurrency_limit=1)
+#: the two lanes of the queue. Views that may run generative networks are let in sixteen at a time on HEAVY: their
+#: long work (a diffusion model's many steps) then takes its turn on one thread (``turns``), while their quick work
+#: (a VAE's or a GAN's single network run) runs at once. Views that never run long work (a decoded point, a rebuilt
+#: picture, training grids, the scoreboard, the model guide) have a lane of their own
+HEAVY = dict(concurrency_id="heavy", concurrency_limit=16)
 LIGHT = dict(concurrency_id="light", concurrency_limit=4)
 MAX_SAMPLES, MAX_FRAMES, MAX_SEED = 64, 16, 2**31 - 1
 IMAGE_SCALE = 4
@@ -187,16 +188,31 @@ def sampler_options(name: str, dataset: str, sampler: Optional[str] = None, step
     return registry_options(name, dataset, sampler, steps, guidance)
 
 
+def network_runs(zoo: Zoo, dataset: str, names: Sequence[str], pictures: int, **overrides) -> int:
+    """Network runs in all for ``pictures`` from each of ``names`` (the ready ones) at the request's sampler settings;
+    a ValueError or TypeError for a value it cannot read."""
+    from ..registry import sampler_options
+
+    return sum(int(pictures) * zoo.model(dataset, n).network_evaluations(**sampler_options(n, dataset, **overrides))
+               for n in names if n in zoo.ready(dataset))
+
+
+def long_work(zoo: Zoo, dataset: str, names: Sequence[str], **overrides) -> bool:
+    """Whether drawing from ``names`` runs any network more than once a picture (a diffusion model's steps), so the
+    request takes its turn (``turns``); a request it cannot read is treated as long (the view gives its own error)."""
+    try:
+        return any(network_runs(zoo, dataset, [n], 1, **overrides) > 1 for n in names)
+    except (TypeError, ValueError):
+        return True
+
+
 def gpu_budget(zoo: Zoo, dataset: str, names: Sequence[str], pictures: int, **overrides) -> int:
     """Seconds of GPU to ask ZeroGPU for: ``pictures`` from each of ``names`` at the request's sampler settings.
     Never raises: a request it cannot size (a bad value, the view's own error to give) asks for the most."""
     from ..hosting import MAX_GPU_SECONDS, gpu_seconds
-    from ..registry import sampler_options
 
     try:
-        runs = sum(int(pictures) * zoo.model(dataset, n).network_evaluations(**sampler_options(n, dataset, **overrides))
-                   for n in names if n in zoo.ready(dataset))
-        return gpu_seconds(runs)
+        return gpu_seconds(network_runs(zoo, dataset, names, pictures, **overrides))
     except (TypeError, ValueError):
         return MAX_GPU_SECONDS
 

@@ -19,6 +19,7 @@ from .common import (Built, Gallery, Memo, Progress, api, big, clamp_float, clam
                      class_names, friendly, gallery, gpu_budget, HEAVY, LIGHT, MAX_SEED, model_choices, on_load,
                      progress_adapter, redraw, sampler_options, test_image)
 from .inputs import Dropdown, Number, Slider
+from .turns import takes_turn
 from .text import TEXT
 
 REVERSE, TRACES, SCRUBBED = Memo(), Memo(8), Memo(64)
@@ -151,6 +152,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     demo.load(noising, [dataset, cls, idx, t], noised, **api("noising_on_load"), **LIGHT)
 
     @friendly
+    @takes_turn()
     @on_gpu(lambda ds, m, c, s, st, *_: gpu_budget(zoo, ds, [m], 1, steps=st))
     def run(ds, m, c, s, st, progress=gr.Progress()):
         return reverse_view(zoo, ds, m, c, s, st, progress_adapter(progress))
@@ -161,6 +163,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
               **api("reverse_process_on_load"),
               **HEAVY)
     @friendly
+    @takes_turn()
     @on_gpu(lambda *_: 10)
     def scrub(ds, m, c, s, w, i):
         return scrub_view(zoo, ds, m, c, s, w, i)

@@ -18,6 +18,7 @@ from .common import (Built, Gallery, Memo, Progress, api, big, class_dropdown, c
                      friendly, gallery, gpu_budget, HEAVY, MAX_SEED, on_load, progress_adapter, redraw,
                      sampler_options, title)
 from .inputs import Checkbox, Number
+from .turns import takes_turn
 from .text import TEXT
 
 COMPARISON = Memo()
@@ -133,6 +134,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         fid = gr.Plot(label="FID against network runs", elem_id="fast-plot")
 
     @friendly
+    @takes_turn()
     @on_gpu(lambda ds, c, s, d, *_: gpu_budget(zoo, ds, [st.model for st in settings(zoo, ds, d)], 1))
     def compare(ds, c, s, d, progress=gr.Progress()):
         return comparison_view(zoo, ds, c, s, d, progress_adapter(progress))

@@ -19,6 +19,7 @@ from .common import (Built, Memo, Progress, api, caption, clamp_int, class_dropd
                      drawing_array, drawing_style, friendly, gpu_budget, HEAVY, MAX_FRAMES, MAX_SEED, on_load,
                      progress_adapter, redraw, sampler_options, sketchpad, test_image, title)
 from .inputs import Number, Slider
+from .turns import takes_turn
 from .text import TEXT
 
 KEEP_FILES = 32          # interpolation GIFs kept on disk; older ones are deleted
@@ -124,6 +125,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             table = gr.Dataframe(headers=["model", "smoothness (1 = even)"], label="Smoothness", interactive=False)
 
     @friendly
+    @takes_turn()
     @on_gpu(lambda ds, ca, ia, cb, ib, art, sa, sb, f, *_: gpu_budget(zoo, ds, zoo.ready(ds), f))
     def interpolate(ds, ca, ia, cb, ib, art, sa, sb, f, progress=gr.Progress()):
         """Walk each model smoothly from one picture to another: the autoencoders between two real pictures (or a

@@ -18,6 +18,7 @@ from .common import (Built, Gallery, api, big, class_dropdown, class_names, frie
                      model_choices, on_load, prepared_drawing, sketchpad, test_image, title)
 from .inputs import Checkbox, Dropdown, Number, Radio, Slider
 from .text import TEXT
+from .turns import takes_turn
 
 PROJECTIONS = ("PCA", "t-SNE")
 
@@ -219,7 +220,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     map_inputs = [dataset, model, projection, thumbs]
     for event, name in ((draw_map.click, "click_map"), (projection.change, "click_map_projection"),
                         (thumbs.change, "click_map_pictures")):
-        event(over_zoo(click_map_view), map_inputs, [click_map, map_words], **api(name), **HEAVY)
+        event(friendly(takes_turn()(functools.partial(click_map_view, zoo))), map_inputs, [click_map, map_words],
+              **api(name), **HEAVY)        # a t-SNE layout takes seconds of both cores: it takes its turn
 
     def where(evt: gr.SelectData):
         return evt.index[0], evt.index[1]

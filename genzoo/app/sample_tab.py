@@ -10,8 +10,9 @@ from ..registry import SPECS, featured
 from ..hosting import on_gpu
 from ..zoo import Zoo
 from .common import (Built, Gallery, Progress, api, caption, clamp_int, draw, friendly, gallery, gpu_budget, HEAVY,
-                     known_names, MAX_SAMPLES, MAX_SEED, model_choices, on_load, progress_adapter, redraw,
+                     known_names, long_work, MAX_SAMPLES, MAX_SEED, model_choices, on_load, progress_adapter, redraw,
                      sampler_options, title)
+from .turns import takes_turn
 from .inputs import CheckboxGroup, Number, Radio, Slider
 from .text import TEXT
 
@@ -66,6 +67,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         out = gallery("Samples (same seed for every model)", elem_id="sample-gallery", strips=True)
 
     @friendly
+    @takes_turn(lambda ds, chosen, k, s, smp, st, *_: long_work(zoo, ds, known_names(chosen),
+                                                                **chosen_sampler(smp, st)))
     @on_gpu(lambda ds, chosen, k, s, smp, st, *_: gpu_budget(zoo, ds, known_names(chosen), k,
                                                              **chosen_sampler(smp, st)))
     def sample(ds, chosen, k, s, smp, st, progress=gr.Progress()):

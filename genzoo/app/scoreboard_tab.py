@@ -18,6 +18,7 @@ from ..zoo import Zoo
 from .common import (Built, Progress, api, friendly, HEAVY, LIGHT, metrics, on_load, progress_adapter, sampler_options,
                      title)
 from .text import TEXT
+from .turns import takes_turn
 
 SCORE_HEADERS = ["model", "FID ↓", "precision ↑", "recall ↑", "class imbalance ↓", "class accuracy ↑",
                  "sharpness (real = 1)", "ms per picture ↓", "network runs per picture", "parameters",
@@ -185,6 +186,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         event(on_load(board, len(outputs)), dataset, outputs, **api(f"scoreboard_on_{when}"), **LIGHT)
 
     @friendly
+    @takes_turn()
     @on_gpu(lambda *_: MAX_GPU_SECONDS)
     def run(ds, progress=gr.Progress()):
         return speed_view(zoo, ds, progress_adapter(progress))

@@ -3,7 +3,8 @@
 - the speed ratio: 16 labelled pictures from the cosine DDPM at the app's default, and from the distilled student,
   each divided by DDIM 50 with guidance, measured in the same run;
 - Pick a class at its default and Sample (VAE + GAN + cosine DDPM, 16 pictures) through the app's HTTP API with a
-  fresh seed each time: server time, median of 3.
+  fresh seed each time: server time, median of 3 (until the answer, with its pictures' addresses, has arrived; a
+  browser then fetches the pictures side by side, so the client here does not download them).
 
 Appends its section to benchmarks/results.md with the machine described.
 
@@ -59,7 +60,7 @@ def tab_lines(dataset: str, root: Path, log: Path) -> list[str]:
     server = AppServer(root, log, GENZOO_THREADS="2")
     try:
         server.wait_until_warm(600)                        # the start-up warm-up's work must not share the timings
-        c = Client(server.url, verbose=False)
+        c = Client(server.url, verbose=False, download_files=False)
         calls = {
             "Pick a class at its default (class 3, 8 pictures a model)":
                 lambda s: c.predict(dataset, "3" if dataset == "mnist" else "Dress", 1.5, 8, s, api_name="/pick_class"),

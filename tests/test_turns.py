@@ -167,3 +167,31 @@ def test_the_claiming_thread_serves(turns):
     turns.stop()
     server.join(10)
     assert not server.is_alive()
+
+
+def test_known_pictures_do_not_wait_for_the_turn(turns):
+    """A memoized view whose pictures are already drawn (a tab's opening view) is answered at once, even while a long
+    job holds the turn; a new request to the same view waits, and is drawn in its turn."""
+    from genzoo.app.memo import Memo
+
+    memo, drawn = Memo(), []
+
+    @takes_turn(memoized=True, turns=turns)
+    def view(seed, progress=None):
+        return memo.get(seed, lambda: drawn.append((seed, threading.current_thread().name)) or seed * 10)
+
+    assert view(0) == 0                          # the warm-up: drawn in a turn
+    assert drawn == [(0, "test-turns")]
+    release, first = hold(turns)
+    t0 = time.perf_counter()
+    assert view(0) == 0                          # known: answered while the turn is held
+    assert time.perf_counter() - t0 < 1.0
+    new = threading.Thread(target=view, args=(1,))
+    new.start()
+    wait_for(lambda: turns.waiting == 2)         # unknown: it waits for its turn
+    assert len(drawn) == 1
+    release.set()
+    for t in (new, first):
+        t.join(10)
+    assert drawn == [(0, "test-turns"), (1, "test-turns")]
+    assert memo.misses == 2                      # the known-only tries computed nothing

@@ -56,7 +56,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         out = gallery("Each model's pictures of the class", elem_id="class-gallery", strips=True)
 
     @friendly
-    @takes_turn()
+    @takes_turn(memoized=True)
     @on_gpu(lambda ds, c, g, k, *_: gpu_budget(zoo, ds, zoo.ready(ds), k, guidance=g))
     def pick_class(ds, c, g, k, s, progress=gr.Progress()):
         """Ask every model that can be told a class for pictures of that class.

@@ -152,7 +152,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     demo.load(noising, [dataset, cls, idx, t], noised, **api("noising_on_load"), **LIGHT)
 
     @friendly
-    @takes_turn()
+    @takes_turn(memoized=True)
     @on_gpu(lambda ds, m, c, s, st, *_: gpu_budget(zoo, ds, [m], 1, steps=st))
     def run(ds, m, c, s, st, progress=gr.Progress()):
         return reverse_view(zoo, ds, m, c, s, st, progress_adapter(progress))
@@ -163,7 +163,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
               **api("reverse_process_on_load"),
               **HEAVY)
     @friendly
-    @takes_turn()
+    @takes_turn(memoized=True)
     @on_gpu(lambda *_: 10)
     def scrub(ds, m, c, s, w, i):
         return scrub_view(zoo, ds, m, c, s, w, i)

@@ -134,7 +134,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         fid = gr.Plot(label="FID against network runs", elem_id="fast-plot")
 
     @friendly
-    @takes_turn()
+    @takes_turn(memoized=True)
     @on_gpu(lambda ds, c, s, d, *_: gpu_budget(zoo, ds, [st.model for st in settings(zoo, ds, d)], 1))
     def compare(ds, c, s, d, progress=gr.Progress()):
         return comparison_view(zoo, ds, c, s, d, progress_adapter(progress))

@@ -2,8 +2,28 @@
 from __future__ import annotations
 
 import collections
+import contextlib
+import contextvars
 import threading
-from typing import Callable
+from typing import Callable, Iterator
+
+_KNOWN_ONLY = contextvars.ContextVar("known_only", default=False)
+
+
+class Unknown(Exception):
+    """Raised by ``Memo.get`` inside ``known_only()`` for a view not computed yet."""
+
+
+@contextlib.contextmanager
+def known_only() -> Iterator[None]:
+    """Within this block a ``Memo`` answers only from what it holds (a view already computed): anything else raises
+    ``Unknown`` instead of being computed. A request that must wait its turn to compute (``turns``) first tries this,
+    so that pictures already drawn never wait behind someone else's diffusion job."""
+    token = _KNOWN_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _KNOWN_ONLY.reset(token)
 
 
 class Memo:
@@ -30,6 +50,8 @@ class Memo:
             found, value = self._cached(key)
             if found:
                 return value
+            if _KNOWN_ONLY.get():
+                raise Unknown(key)
             computing = self.pending.setdefault(key, threading.Lock())
         with computing:                       # the first thread computes; the others wait here, then read its result
             with self.lock:

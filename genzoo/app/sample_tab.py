@@ -68,7 +68,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
 
     @friendly
     @takes_turn(lambda ds, chosen, k, s, smp, st, *_: long_work(zoo, ds, known_names(chosen),
-                                                                **chosen_sampler(smp, st)))
+                                                                **chosen_sampler(smp, st)), memoized=True)
     @on_gpu(lambda ds, chosen, k, s, smp, st, *_: gpu_budget(zoo, ds, known_names(chosen), k,
                                                              **chosen_sampler(smp, st)))
     def sample(ds, chosen, k, s, smp, st, progress=gr.Progress()):

@@ -21,6 +21,8 @@ import threading
 from concurrent.futures import Future
 from typing import Callable, Optional
 
+from .memo import Unknown, known_only
+
 #: how often a waiting request tells its visitor how many drawings are ahead (seconds)
 POLL_S = 0.5
 
@@ -102,9 +104,12 @@ class Turns:
 TURNS = Turns()
 
 
-def takes_turn(needed: Callable[..., bool] = lambda *args, **kwargs: True, turns: Turns = TURNS) -> Callable:
+def takes_turn(needed: Callable[..., bool] = lambda *args, **kwargs: True, memoized: bool = False,
+               turns: Turns = TURNS) -> Callable:
     """A view whose work waits for its turn (see the module's docstring) when ``needed(*args, **kwargs)`` says it
-    is long; a quick request runs at once, on its own thread. A ``progress`` argument of the view (a Gradio progress
+    is long; a quick request runs at once, on its own thread. ``memoized``: all of the view's long work goes through a
+    ``Memo``, so a request whose pictures are all known already (a tab's opening pictures, drawn at start-up) is
+    answered at once from them instead of waiting for a turn. A ``progress`` argument of the view (a Gradio progress
     bar) tells the visitor how many drawings are ahead."""
     def decorate(fn: Callable) -> Callable:
         signature = inspect.signature(fn)
@@ -113,6 +118,12 @@ def takes_turn(needed: Callable[..., bool] = lambda *args, **kwargs: True, turns
         def wrapper(*args, **kwargs):
             if not needed(*args, **kwargs):
                 return fn(*args, **kwargs)
+            if memoized:
+                try:
+                    with known_only():
+                        return fn(*args, **kwargs)
+                except Unknown:
+                    pass
             try:
                 bar = signature.bind_partial(*args, **kwargs).arguments.get("progress")
             except TypeError:

@@ -220,7 +220,7 @@ def test_scoreboard_reads_the_measurements(client):
                for r in table["data"])
     assert figure(people)["layout"]["yaxis"]["range"] == [0, 1]
     assert set(rows) == {"VAE (beta = 1)", "GAN", "Conditional GAN", "Diffusion (cosine schedule)"}
-    default_steps = sampler_settings("ddpm-cosine", "mnist").steps          # the referee's choice (15 on MNIST)
+    default_steps = sampler_settings("ddpm-cosine", "mnist").steps          # the referee's choice (8 steps on MNIST)
     assert rows["Diffusion (cosine schedule)"][8] == default_steps and rows["GAN"][8] == 1
     assert rows["Conditional GAN"][5] is not None and rows["GAN"][5] is None
     assert [t["x"] for t in figure(fid)["data"]][0] == [r[0] for r in table["data"]]
@@ -265,7 +265,7 @@ def test_model_guide(client):
     assert rows["VAE (beta = 1)"][3:6] == ["yes", "yes", "ELBO, in nats"]
     assert rows["Evaluator classifier"][1] == "no"
     assert str(rows["Diffusion (cosine schedule)"][6]).startswith(
-        "15 (DPM++2M 10 steps, guided mid-way only); DDPM: 1000")
+        "13 (DPM++2M 8 steps, guided mid-way only); DDPM: 1000")
     assert str(rows["Diffusion (linear schedule)"][6]).startswith(
         "14 (DPM++2M 10 steps, guided mid-way only); DDPM: 1000")
     assert "Which model should I use?" in advice
@@ -310,9 +310,9 @@ def test_how_diffusion_got_fast_draws_one_noise_with_ever_fewer_network_runs(cli
     assert captions[0].startswith("Diffusion (cosine schedule) · DDIM, 50 steps")
     teacher = [r for r, c in zip(runs, captions) if c.startswith("Diffusion (cosine")]
     # guided: two runs a step; DDIM, then DPM-Solver++, then the app's own setting (guided mid-way only)
-    assert teacher == [100, 40, 20, 40, 20, 10, 15]
-    assert captions[6].startswith("Diffusion (cosine schedule) · DPM-Solver++, 10 steps, guided mid-way only "
-                                  "(the app's choice) — 15 network runs")
+    assert teacher == [100, 40, 20, 40, 20, 10, 13]
+    assert captions[6].startswith("Diffusion (cosine schedule) · DPM-Solver++, 8 steps, guided mid-way only "
+                                  "(the app's choice) — 13 network runs")
     assert sum("the app's choice" in c for c in captions) == 1
     student = [r for r, c in zip(runs, captions) if c.startswith("Fast diffusion")]
     assert student and captions[-1].startswith("Fast diffusion")   # one run a step, at the steps it learned

@@ -262,10 +262,13 @@ class SamplerSettings:
             out["guidance_interval"] = tuple(map(float, self.guidance_interval))
         return out
 
-    def words(self, short: bool = False) -> str:
-        """In words for a visitor: "DPM-Solver++, 10 steps, guided mid-way only"; ``short``: "DPM++ 10, mid-way"."""
+    def words(self, short: bool = False, steps: bool = True) -> str:
+        """In words for a visitor: "DPM-Solver++, 10 steps, guided mid-way only"; ``short``: "DPM++ 10, mid-way";
+        without ``steps``, the kind of setting only: "DPM-Solver++, guided mid-way only"."""
         name = {"ddpm": "DDPM", "ddim": "DDIM", "dpm++2m": "DPM++" if short else "DPM-Solver++"}[self.sampler]
-        if self.steps is None:
+        if not steps:
+            words = name
+        elif self.steps is None:
             words = name if short else f"{name}, its own steps"
         else:
             words = f"{name} {self.steps:,}" if short else f"{name}, {self.steps:,} steps"

@@ -224,3 +224,19 @@ def test_the_app_default_sampler_is_the_one_the_referee_chose():
             checked += 1
     assert checked, "no referee.json names its fastest setting"
     print(f"{checked} default(s) checked against the referee's choice")
+
+
+def test_the_fid_plot_draws_one_line_per_kind_of_sampler():
+    """The Fast diffusion tab's plot: settings of one kind (DDIM, DPM-Solver++, DPM-Solver++ guided mid-way, the
+    student) differ only in their steps, so each kind is its own line, in order of network runs."""
+    from genzoo.app import fast_tab
+    from genzoo.zoo import Zoo
+
+    zoo = Zoo(root=ROOT / "checkpoints", datasets=("mnist",), names=["ddpm-cosine", "ddpm-fast"])
+    lines = {t.name: t for t in fast_tab.fid_figure(zoo, "mnist").data}
+    cosine = "Diffusion (cosine schedule): "
+    assert {cosine + "DDIM", cosine + "DPM++", cosine + "DPM++, mid-way", "Fast diffusion (4 steps)"} <= set(lines)
+    for name, line in lines.items():
+        assert list(line.x) == sorted(line.x), name
+    assert all(words.endswith(", mid-way") for words in lines[cosine + "DPM++, mid-way"].text)
+    assert not any("mid-way" in words for words in lines[cosine + "DPM++"].text)

@@ -76,18 +76,22 @@ def referee_scores(zoo: Zoo, dataset: str, name: str) -> dict:
 
 
 def fid_figure(zoo: Zoo, dataset: str) -> go.Figure:
-    """FID (10,000 pictures, labels cycling) against network runs a picture, log scale, for every measured setting."""
+    """FID (10,000 pictures, labels cycling) against network runs a picture, log scale, for every measured setting:
+    one line per model and kind of sampler (its points differ only in their steps)."""
     fig = go.Figure()
     for student in students():
         for name in (SPECS[student].base, student):
             if name not in zoo.ready(dataset):
                 continue
-            scores = referee_scores(zoo, dataset, name)
-            pts = sorted((v["network_runs"], v["fid"], SamplerSettings.from_key(k).words(short=True))
-                         for k, v in scores.items())
-            if pts:
+            lines: dict[str, list] = {}
+            for k, v in referee_scores(zoo, dataset, name).items():
+                how = SamplerSettings.from_key(k)
+                kind = title(name) if name == student else f"{title(name)}: {how.words(short=True, steps=False)}"
+                lines.setdefault(kind, []).append((v["network_runs"], v["fid"], how.words(short=True)))
+            for kind, pts in lines.items():
+                pts.sort()
                 fig.add_scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], text=[p[2] for p in pts],
-                                mode="markers+lines+text", textposition="top center", name=title(name),
+                                mode="markers+lines+text", textposition="top center", name=kind,
                                 marker={"size": 11})
     fig = plots.style(fig, "Quality against cost: FID (lower is better) by network runs a picture", "network runs a "
                       "picture (log scale)", "FID")

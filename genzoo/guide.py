@@ -9,6 +9,7 @@ from torch import nn
 
 from models import GAN, GenerativeModel, ZooModel, count_parameters
 from models.diffusion import DiffusionBase
+from models.samplers import SamplerSettings
 
 from .measurements import Measurements
 from .registry import SPECS
@@ -72,9 +73,10 @@ def capabilities(model: ZooModel, title: str, default_sampler: dict) -> list:
     evals = model.network_evaluations(**default_sampler) if gen else None
     if gen and default_sampler.get("sampler") not in (None, "ddpm"):
         ddpm = model.network_evaluations(sampler="ddpm", guidance=1.0)
-        steps = default_sampler["steps"] or model.default_sampler.steps
-        guided = "guided mid-way only" if default_sampler.get("guidance_interval") else "guided"
-        evals = f"{evals} ({default_sampler['sampler'].upper()} {steps} steps, {guided}); DDPM: {ddpm}"
+        how = SamplerSettings(default_sampler["sampler"], default_sampler["steps"] or model.default_sampler.steps,
+                              guidance_interval=default_sampler.get("guidance_interval"))
+        fully = "" if how.guidance_interval else ", guided"         # mid-way guidance says so itself
+        evals = f"{evals} ({how.words()}{fully}); DDPM: {ddpm}"
     return [title, yes(gen), yes(gen and model.conditional), yes(model.can_encode),
             yes(gen and model.latent_dim is not None), "ELBO, in nats" if model.has_likelihood else "no",
             evals if gen else "—"]

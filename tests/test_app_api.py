@@ -265,9 +265,9 @@ def test_model_guide(client):
     assert rows["VAE (beta = 1)"][3:6] == ["yes", "yes", "ELBO, in nats"]
     assert rows["Evaluator classifier"][1] == "no"
     assert str(rows["Diffusion (cosine schedule)"][6]).startswith(
-        "13 (DPM++2M 8 steps, guided mid-way only); DDPM: 1000")
+        "13 (DPM-Solver++, 8 steps, guided mid-way only); DDPM: 1000")
     assert str(rows["Diffusion (linear schedule)"][6]).startswith(
-        "14 (DPM++2M 10 steps, guided mid-way only); DDPM: 1000")
+        "14 (DPM-Solver++, 10 steps, guided mid-way only); DDPM: 1000")
     assert "Which model should I use?" in advice
     about, layers = client.predict("mnist", "ddpm-cosine", api_name="/guide_model")
     assert r"\sqrt{\bar\alpha_t}" in about and "trained 2 epochs" in about

@@ -2,12 +2,12 @@
 order the requests came, on one thread; quick work (a VAE's or a GAN's single network run, a decoded point) never
 waits for it.
 
-Why one at a time: two CPU cores run one network job fastest when it has both. Why always the same thread, and
-preferably the process's main thread: PyTorch's thread team belongs to the thread that starts it, and networks run
-from a worker thread were measured slower (Pick a class's networks on the 2-core AVX2 machine: 1.00 s on the main
-thread, 1.29 s on another thread, median of 9). So ``app.py`` claims the main thread for ``TURNS`` before it builds
-the app and serves the turns there once the server is up; anywhere else (a test building the app, a notebook), the
-first turn starts a thread of its own.
+Why one at a time: two CPU cores run one network job fastest when it has both. Why the process's main thread, where
+it can: the same networks ran slower from any other thread (Pick a class's networks, in one process on the 2-core
+AVX2 machine: 1.00 s on the main thread, 1.29 s on a second thread, median of 9; the cause was not pinned down, and
+it is not the memory allocator). So ``app.py`` claims the main thread for ``TURNS`` before it builds the app and
+serves the turns there once the server is up; anywhere else (a test building the app, a notebook), the first turn
+starts a thread of its own.
 
 A visitor whose request waits sees "waiting for your turn: 2 drawings ahead of yours" in its progress bar.
 """

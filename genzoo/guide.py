@@ -76,7 +76,8 @@ def capabilities(model: ZooModel, title: str, default_sampler: dict) -> list:
         how = SamplerSettings(default_sampler["sampler"], default_sampler["steps"] or model.default_sampler.steps,
                               guidance_interval=default_sampler.get("guidance_interval"))
         fully = "" if how.guidance_interval else ", guided"         # mid-way guidance says so itself
-        evals = f"{evals} ({how.words()}{fully}); DDPM: {ddpm}"
+        original = f"; DDPM: {ddpm}" if ddpm != evals else ""       # a distilled model has no 1,000-step sampler
+        evals = f"{evals} ({how.words()}{fully}){original}"
     return [title, yes(gen), yes(gen and model.conditional), yes(model.can_encode),
             yes(gen and model.latent_dim is not None), "ELBO, in nats" if model.has_likelihood else "no",
             evals if gen else "—"]

@@ -60,3 +60,10 @@ def test_every_tab_opens_with_80_words_or_fewer():
 
     counts = {tab: len(re.sub(r"[*_]", "", text).split()) for tab, text in {"intro": INTRO, **TEXT}.items()}
     assert max(counts.values()) <= 80, counts
+
+
+def test_the_guide_counts_a_distilled_models_runs_without_an_original_sampler():
+    """The student draws only at the steps it learned: its row says so, without a 'DDPM' count it does not have."""
+    student = registry.SPECS["ddpm-fast"].build(tiny=True)
+    row = capabilities(student, "Fast diffusion", registry.sampler_options("ddpm-fast", "mnist"))
+    assert row[-1] == f"{student.steps_now} (DDIM, {student.steps_now} steps, guided)"

@@ -15,8 +15,18 @@ from pathlib import Path
 
 from genzoo.evaluation import fmt_number as fmt
 from genzoo.registry import SPECS
+from models.samplers import SamplerSettings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def labelled(folder: Path, ref: dict) -> dict:
+    """The referee's scores with labels cycling at the app's default: the labelled set, or for a distilled model
+    (scored only by sampler setting) its setting at the steps it draws with."""
+    config = json.loads((folder / "config.json").read_text())
+    if ref.get("labels_cycling") or "final_steps" not in config:
+        return ref.get("labels_cycling") or {}
+    return ref.get("samplers", {}).get(SamplerSettings("ddim", config["final_steps"]).key(config["T"]), {})
 
 
 def table(dataset: str) -> str:
@@ -47,7 +57,7 @@ def table(dataset: str) -> str:
                 + " |" * (len(head) - 5)
             )
             continue
-        u, c = ref.get("unconditional") or {}, ref.get("labels_cycling") or {}
+        u, c = ref.get("unconditional") or {}, labelled(folder, ref)
         acc = c.get("cond_acc")
         if name == "classifier":   # the evaluator's own measurement: shipped weights, unshifted test images
             measured = ROOT / "checkpoints" / dataset / "metrics.json"
@@ -74,7 +84,7 @@ def headline(dataset: str) -> str:
         if not spec.generative or not path.exists():
             continue
         ref = json.loads(path.read_text())
-        u, c = ref.get("unconditional") or {}, ref.get("labels_cycling") or {}
+        u, c = ref.get("unconditional") or {}, labelled(path.parent, ref)
         pr = c or u
         acc = f"{c['cond_acc']:.1%}" if "cond_acc" in c else ""
         rows.append(

@@ -147,6 +147,9 @@ def test_readme_tables_are_refilled_from_the_shipped_checkpoints(tmp_path):
     assert (root / "checkpoints" / "mnist" / "metrics.md").read_text().strip() in text
     ckpt_table = script.table("mnist").splitlines()
     assert ckpt_table[0].startswith("| model | epochs |") and len(ckpt_table) == 2 + len(SPECS)
+    fast = next(row for row in ckpt_table if row.startswith("| ddpm-fast |"))   # scored only by sampler setting
+    scored = json.loads((root / "checkpoints" / "mnist" / "ddpm-fast" / "referee.json").read_text())["samplers"]
+    assert f"| {script.fmt(scored['ddim-4']['fid'])} |" in fast                  # at the 4 steps it draws with
     script.update_readme(readme)
     assert readme.read_text() == text            # refilling again changes nothing
 

@@ -60,8 +60,10 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     with gr.Tab("Models", id="models"):
         gr.Markdown(TEXT["models"])
         advice = gr.Markdown(elem_id="guide-advice")
+        # every model in sight without scrolling; the yes/no columns wide enough for their headers' words
         table = gr.Dataframe(headers=guide.CAPABILITY_HEADERS, label="What each model can do (read from the models)",
-                             interactive=False, elem_id="guide-table", wrap=True)
+                             interactive=False, elem_id="guide-table", wrap=True, max_height=1200,
+                             column_widths=["19%", "10%", "10%", "10%", "10%", "11%", "30%"])
         model = Dropdown([(s.title, n) for n, s in SPECS.items()], value=featured("sample")[0],
                             label="Tell me about")
         about = gr.Markdown(latex_delimiters=LATEX, elem_id="guide-about")

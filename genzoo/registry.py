@@ -47,6 +47,9 @@ class ModelSpec:
     #: where a dataset's measurements chose other settings: the fastest whose referee FID is within 10 % of DDIM
     #: 50's (``scripts/sampler_scores.py`` records it in the checkpoint's referee.json; a test checks they agree)
     dataset_sampler: dict[str, SamplerSettings] = field(default_factory=dict)
+    #: where a dataset's measurements chose the model its own guidance strength instead of the dataset's (the
+    #: referee's lowest FID that keeps the class right as often as the bars ask)
+    dataset_guidance: dict[str, float] = field(default_factory=dict)
     dataset_epochs: dict[str, int] = field(default_factory=dict)  # where a dataset's model trained longer
     tiny: dict[str, Any] = field(default_factory=dict)  # settings that shrink it for smoke runs (tests check plumbing)
     featured: tuple[str, ...] = ()  # the app's tabs that show it before a visitor chooses (see ``featured``)
@@ -175,10 +178,12 @@ def get_spec(name: str) -> ModelSpec:
 
 def sampler_settings(name: str, dataset: str) -> Optional[SamplerSettings]:
     """The app's sampler settings for a model on ``dataset`` (its registry entry's, guided with the dataset's
-    strength); None for a model that draws in one pass."""
+    strength unless the model has its own there); None for a model that draws in one pass."""
     spec = get_spec(name)
     chosen = spec.dataset_sampler.get(dataset, spec.sampler)
-    return None if chosen is None else chosen.replace(guidance=default_guidance(dataset))
+    if chosen is None:
+        return None
+    return chosen.replace(guidance=spec.dataset_guidance.get(dataset, default_guidance(dataset)))
 
 
 def sampler_options(name: str, dataset: str, sampler: Optional[str] = None, steps: Optional[int] = None,

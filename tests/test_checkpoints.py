@@ -243,3 +243,19 @@ def test_the_fid_plot_draws_one_line_per_kind_of_sampler():
         assert list(line.x) == sorted(line.x), name
     assert all(words.endswith(", mid-way") for words in lines[cosine + "DPM++, mid-way"].text)
     assert not any("mid-way" in words for words in lines[cosine + "DPM++"].text)
+
+
+def test_each_scored_sampler_setting_was_drawn_at_the_guidance_the_app_uses():
+    """The FIDs the app shows beside a model's settings (the Fast diffusion tab, the plot) were measured at the
+    guidance strength the app draws that model with on that dataset: the dataset's, or the model's own where its
+    measurements chose one."""
+    from genzoo.registry import SPECS, sampler_settings
+
+    checked = 0
+    for path in sorted((ROOT / "checkpoints").glob("*/*/referee.json")):
+        dataset, name = path.parent.parent.name, path.parent.name
+        for key, record in json.loads(path.read_text()).get("samplers", {}).items():
+            if name in SPECS and "guidance" in record:
+                assert record["guidance"] == sampler_settings(name, dataset).guidance, (dataset, name, key)
+                checked += 1
+    assert checked >= 10, checked

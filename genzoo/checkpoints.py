@@ -19,6 +19,7 @@ from typing import Optional
 import torch
 
 from models import ZooModel, count_parameters
+from models.samplers import SamplerSettings
 
 from .data import dataset_info
 from .registry import ModelSpec, get_spec
@@ -108,12 +109,12 @@ def recipe(spec: ModelSpec, train_images: Optional[int], batch_size: int) -> dic
             "ema_decay": spec.ema_decay, "precision": spec.precision, "base": spec.base}
 
 
-def precisions(epochs: list[dict], planned: str) -> str:
-    """The number formats the epochs ran in, e.g. "bf16 (epochs 1-8), fp32 (epochs 9-10)"; the recipe's where the
-    epochs did not record one."""
+def by_epochs(epochs: list[dict], key: str, planned: str) -> str:
+    """A fact each epoch records (``key``), in runs of epochs, e.g. "bf16 (epochs 1-8), fp32 (epochs 9-10)";
+    ``planned`` where an epoch did not record it."""
     runs: list[list] = []
     for e in epochs:
-        p = e.get("precision", planned)
+        p = e.get(key, planned)
         if runs and runs[-1][0] == p:
             runs[-1][2] = e["epoch"]
         else:
@@ -121,6 +122,11 @@ def precisions(epochs: list[dict], planned: str) -> str:
     if len(runs) <= 1:
         return runs[0][0] if runs else planned
     return ", ".join(f"{p} (epochs {a}-{b})" if a != b else f"{p} (epoch {a})" for p, a, b in runs)
+
+
+def precisions(epochs: list[dict], planned: str) -> str:
+    """The number formats the epochs ran in; the recipe's where the epochs did not record one."""
+    return by_epochs(epochs, "precision", planned)
 
 
 def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooModel, history: dict,
@@ -148,7 +154,7 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
         f"| EMA decay | {r['ema_decay'] or 'none'} |",
         f"| training precision | {precisions(epochs, r['precision'])} |",
         f"| wall time | {total / 60:.1f} min |",
-        f"| hardware | {history.get('hardware', 'unknown')} |",
+        f"| hardware | {by_epochs(epochs, 'hardware', history.get('hardware', 'unknown'))} |",
     ]
     if r["base"]:
         lines.append(f"| built on | `{r['base']}` (its weights are stored inside this checkpoint) |")
@@ -166,12 +172,14 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
             f"| restart | after epoch {r['after_epoch']} ({r['date']}), from `{r['from']}`: {r['why']}, so {then} |"
         )
     referee = folder / "referee.json"
-    scored_at = None
+    scored_at, samplers, fastest = None, {}, None
     if metrics is None and referee.exists():
         scores = json.loads(referee.read_text())
         scored_at = scores.get("sampling", {}).pop("epoch", None)
+        samplers, fastest = scores.pop("samplers", {}), scores.pop("fastest_within_10pct", None)
         metrics = {
-            f"{k} ({part.replace('_', ' ')})": v for part, d in scores.items() if d for k, v in d.items() if k != "n"
+            f"{k} ({part.replace('_', ' ')})": v for part, d in scores.items() if isinstance(d, dict)
+            for k, v in d.items() if k != "n"
         }
     if metrics:
         earlier = f"; measured on the weights after epoch {scored_at}, before the epochs since" if (
@@ -179,6 +187,17 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
         lines += ["", f"## Measured (independent referee, 10,000 samples against the test set{earlier})", "",
                   "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()]
+    if samplers:
+        lines += ["", "## Sampler settings (independent referee, 10,000 samples, labels cycling)", "",
+                  "| setting | guidance | network runs a picture | FID | precision | recall | class right |",
+                  "|---|---|---|---|---|---|---|"]
+        for key, v in sorted(samplers.items(), key=lambda kv: -kv[1]["network_runs"]):
+            words = SamplerSettings.from_key(key).words() + (" (the app's default)" if key == fastest else "")
+            right = f"{v['cond_acc']:.2%}" if "cond_acc" in v else "—"
+            lines.append(f"| {words} | {v.get('guidance', '—')} | {v['network_runs']} | {v['fid']:.2f} | "
+                         f"{v['precision']:.3f} | {v['recall']:.3f} | {right} |")
+        if fastest:
+            lines += ["", f"The app's default is the fastest setting within 10 % of DDIM 50's FID: `{fastest}`."]
     if epochs:
         last = epochs[-1]
         lines += ["", "## Last epoch", "", ", ".join(f"{k} = {v:.4g}" for k, v in last.items()

@@ -196,7 +196,7 @@ def train(opts: TrainOptions) -> Path:
             if i % 10 == 0 or i == steps_per_epoch - 1:
                 bar.set_postfix({k: f"{v / (i + 1):.4g}" for k, v in list(sums.items())[:3]})
         record = {"epoch": epoch, **{k: v / steps_per_epoch for k, v in sums.items()},
-                  "lr": optimizers[0].param_groups[0]["lr"], "precision": precision}
+                  "lr": optimizers[0].param_groups[0]["lr"], "precision": precision, "hardware": hardware()}
         with ema.swapped() if ema is not None else contextlib.nullcontext():
             model.eval()
             model.on_epoch_end(x[:10000].to(device), y[:10000].to(device))

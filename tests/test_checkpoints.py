@@ -201,6 +201,21 @@ def test_bf16_recipe_trains_in_float32_where_bf16_is_emulated(monkeypatch):
     assert checkpoints.training_precision(fp32, cpu) == "fp32"
 
 
+def test_model_card_of_a_checkpoint_scored_by_sampler_setting(tmp_path):
+    """A card rewritten after scripts/sampler_scores.py scored a model lists each setting in words with its FID and
+    network runs, and marks the app's default (it used to stop at the referee's 'fastest' entry)."""
+    import shutil
+
+    from genzoo.checkpoints import refresh_card
+    shutil.copytree(ROOT / "checkpoints" / "mnist" / "ddpm-cosine", tmp_path / "mnist" / "ddpm-cosine")
+    record = json.loads((tmp_path / "mnist" / "ddpm-cosine" / "referee.json").read_text())
+    card = refresh_card("mnist", "ddpm-cosine", root=tmp_path).read_text()
+    assert "{" not in card.split("## Measured")[1]                      # no raw records
+    fastest = record["fastest_within_10pct"]
+    row = next(line for line in card.splitlines() if "(the app's default)" in line)
+    assert f"| {record['samplers'][fastest]['fid']:.2f} |" in row and "mid-way" in row
+
+
 def test_model_card_states_each_epochs_precision():
     from genzoo.checkpoints import precisions
     epochs = [{"epoch": 1}, {"epoch": 2, "precision": "bf16"}, {"epoch": 3, "precision": "fp32"},
@@ -208,6 +223,8 @@ def test_model_card_states_each_epochs_precision():
     assert precisions(epochs, "bf16") == "bf16 (epochs 1-2), fp32 (epochs 3-4)"
     assert precisions(epochs[:2], "bf16") == "bf16"
     assert precisions([], "fp32") == "fp32"
+    from genzoo.checkpoints import by_epochs
+    assert by_epochs([{"epoch": 1, "hardware": "A"}, {"epoch": 2}], "hardware", "B") == "A (epoch 1), B (epoch 2)"
 
 
 def test_the_app_default_sampler_is_the_one_the_referee_chose():

@@ -1,8 +1,8 @@
 """Noise schedules (pure functions returning tensors) and the samplers that walk them backwards.
 
 Every sampler has the shape ``set_timesteps(n)`` + ``step(eps, t, x, eta, generator)`` (as diffusers' schedulers):
-DDPM's ancestral steps (Ho et al. 2020), DDIM (Song et al. 2021) and DPM-Solver++(2M) (Lu et al. 2022). Timesteps
-are 0..T-1; t = -1 stands for the clean picture, after the last step.
+DDPM's ancestral steps (Ho et al. 2020), DDIM (Song et al. 2021), DPM-Solver++(2M) (Lu et al. 2022) and UniPC
+(Zhao et al. 2023). Timesteps are 0..T-1; t = -1 stands for the clean picture, after the last step.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 SCHEDULES = ("linear", "cosine")
-SAMPLERS = ("ddpm", "ddim", "dpm++2m")
+SAMPLERS = ("ddpm", "ddim", "dpm++2m", "unipc")
 
 
 # -- noise schedules: pure functions returning tensors -------------------------------
@@ -179,17 +179,26 @@ class DPMSolverSampler(Sampler):
 
     def step(self, eps: torch.Tensor, t: int, x: torch.Tensor, eta: Optional[float] = None,
              generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        x0, _ = self.predict_x0(eps, t, x)
+        return self._advance(x, x0, t)
+
+    def _second_order(self, t_prev: int) -> bool:
+        """Whether the step to ``t_prev`` extrapolates from the step before (not the first, nor the last two)."""
+        return self._history is not None and t_prev > 0
+
+    def _advance(self, x: torch.Tensor, x0: torch.Tensor, t: int) -> torch.Tensor:
+        """One step from (t, x), where the network's guess of the clean picture is ``x0``, to the next timestep."""
         t_prev = self._prev[int(t)]
         ab, ab_prev = self._abar(t), self._abar(t_prev)
-        x0, _ = self.predict_x0(eps, t, x)
         lam_s = self._lambda(ab)
+        second = self._second_order(t_prev)
         history, self._history = self._history, (lam_s, x0)
         if t_prev < 0:                      # sigma_t = 0: the ODE's end point is the guess itself
             return x0
         lam_t = self._lambda(ab_prev)
         h = lam_t - lam_s
         d = x0
-        if history is not None and t_prev > 0:      # the last noisy step stays first order (as diffusers does)
+        if second:                          # the last noisy step stays first order (as diffusers does)
             lam_p, x0_p = history
             r = (lam_s - lam_p) / h
             d = (1 + 1 / (2 * r)) * x0 - (1 / (2 * r)) * x0_p
@@ -198,8 +207,58 @@ class DPMSolverSampler(Sampler):
         return out.to(x.dtype)
 
 
+class UniPCSampler(DPMSolverSampler):
+    """UniPC (Zhao et al. 2023, "UniPC: a unified predictor-corrector framework for fast sampling of diffusion
+    models"), order 2, on x0 with B(h) = e^h - 1 ("bh2"), as diffusers' default. Its predictor, UniP-2, is the
+    DPM-Solver++(2M) step above. Its corrector, UniC, then revisits each step once the network has answered at the
+    point the step reached: it redoes the step from s to t with the answers at s (and the one before, s') and the
+    new answer at t,
+
+        x_t = (sigma_t / sigma_s) x_s - alpha_t (e^{-h} - 1) (x0_s + rho_1 D_1 + rho_t (x0_t - x0_s)),
+
+    D_1 = (x0_{s'} - x0_s) / r, r = (lambda_{s'} - lambda_s) / h, with rho chosen to match the Taylor expansion one
+    order higher (rho_t = 1/2 when the step was first order). That network answer is needed for the next step anyway,
+    so the correction costs no network run; the next step then leaves from the corrected point. The last step, to
+    the clean picture, is the guess itself, as for DPM-Solver++."""
+
+    def set_timesteps(self, n: int, spacing: str = "linspace") -> None:
+        super().set_timesteps(n, spacing)
+        # the step just taken: where it left from (x_s, lambda_s, x0_s) and its history (lambda_s', x0_s') if it
+        # was second order
+        self._last: Optional[tuple] = None
+
+    def step(self, eps: torch.Tensor, t: int, x: torch.Tensor, eta: Optional[float] = None,
+             generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        x0, _ = self.predict_x0(eps, t, x)
+        if self._last is not None:
+            x = self._correct(x0, t)
+        t_prev = self._prev[int(t)]
+        self._last = (x, self._lambda(self._abar(t)), x0, self._history if self._second_order(t_prev) else None)
+        return self._advance(x, x0, t)
+
+    def _correct(self, x0_t: torch.Tensor, t: int) -> torch.Tensor:
+        x_s, lam_s, x0_s, before = self._last
+        ab = self._abar(t).double()
+        h = self._lambda(ab) - lam_s
+        hh = -h
+        h_phi_1 = torch.expm1(hh)           # e^{-h} - 1; B(h) is the same for bh2
+        b1 = (h_phi_1 / hh - 1) / h_phi_1
+        correction = 0.5 * (x0_t.double() - x0_s.double()) if before is None else None
+        if before is not None:              # solve [[1, 1], [r, 1]] (rho_1, rho_t) = (b1, b2)
+            lam_p, x0_p = before
+            r = (lam_p - lam_s) / h
+            b2 = ((h_phi_1 / hh - 1) / hh - 0.5) * 2 / h_phi_1
+            rho_1 = (b1 - b2) / (1 - r)
+            rho_t = b1 - rho_1
+            d1 = (x0_p.double() - x0_s.double()) / r
+            correction = rho_1 * d1 + rho_t * (x0_t.double() - x0_s.double())
+        ab_s = torch.sigmoid(2 * lam_s)     # abar at s, from lambda = log(alpha / sigma)
+        out = ((1 - ab) / (1 - ab_s)).sqrt() * x_s.double() - ab.sqrt() * h_phi_1 * (x0_s.double() + correction)
+        return out.to(x0_t.dtype)
+
+
 def make_sampler(name: str, schedule: NoiseSchedule, clip_sample: Optional[float] = 1.0) -> Sampler:
-    classes = {"ddpm": DDPMSampler, "ddim": DDIMSampler, "dpm++2m": DPMSolverSampler}
+    classes = {"ddpm": DDPMSampler, "ddim": DDIMSampler, "dpm++2m": DPMSolverSampler, "unipc": UniPCSampler}
     if name not in classes:
         raise ValueError(f"unknown sampler {name!r}; choose one of {SAMPLERS}")
     return classes[name](schedule, clip_sample)
@@ -265,7 +324,8 @@ class SamplerSettings:
     def words(self, short: bool = False, steps: bool = True) -> str:
         """In words for a visitor: "DPM-Solver++, 10 steps, guided mid-way only"; ``short``: "DPM++ 10, mid-way";
         without ``steps``, the kind of setting only: "DPM-Solver++, guided mid-way only"."""
-        name = {"ddpm": "DDPM", "ddim": "DDIM", "dpm++2m": "DPM++" if short else "DPM-Solver++"}[self.sampler]
+        name = {"ddpm": "DDPM", "ddim": "DDIM", "dpm++2m": "DPM++" if short else "DPM-Solver++",
+                "unipc": "UniPC"}[self.sampler]
         if not steps:
             words = name
         elif self.steps is None:

@@ -68,14 +68,67 @@ def test_dpm_solver_error_falls_at_second_order_and_ddim_at_first(schedule, star
     assert -3.6 < dpm < -1.8, dpm
 
 
-def test_dpm_solver_history_is_cleared_by_set_timesteps(start):
+@pytest.mark.parametrize("name", ["dpm++2m", "unipc"])
+def test_multistep_history_is_cleared_by_set_timesteps(start, name):
     sched = NoiseSchedule("cosine")
     x = start[:100]
-    assert torch.equal(solve("dpm++2m", 8, x, sched), solve("dpm++2m", 8, x, sched))
+    assert torch.equal(solve(name, 8, x, sched), solve(name, 8, x, sched))
+
+
+def exact_at(schedule: NoiseSchedule, x: torch.Tensor, t: int) -> torch.Tensor:
+    """Where the flow from x at T-1 is at timestep t: (x_t - a_t MU) / sd(x_t) stays the same."""
+    ab = schedule.alphas_cumprod.double()
+    a, s = ab[-1].sqrt(), (1 - ab[-1]).sqrt()
+    z = (x - a * MU) / (a ** 2 * S ** 2 + s ** 2).sqrt()
+    a, s = ab[t].sqrt(), (1 - ab[t]).sqrt()
+    return a * MU + (a ** 2 * S ** 2 + s ** 2).sqrt() * z
+
+
+def solve_to(name: str, steps: int, x: torch.Tensor, schedule: NoiseSchedule, t_end: int) -> torch.Tensor:
+    """``steps`` evenly spaced steps from T-1 down to the noisy timestep ``t_end``, away from the last steps to the
+    clean picture, which every solver here takes at first order."""
+    sampler = make_sampler(name, schedule, clip_sample=None)
+    sampler.set_timesteps(steps)
+    grid = torch.linspace(schedule.T - 1, t_end, steps + 1).round().long()
+    sampler.timesteps, sampler._prev = grid[:-1], dict(zip(grid[:-1].tolist(), grid[1:].tolist()))
+    for t in sampler.timesteps.tolist():
+        x = sampler.step(exact_eps(schedule, x, t), t, x)
+    return x
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "linear"])
+def test_unipc_corrector_adds_an_order(schedule, start):
+    """Over the noisy part of the path (T-1 down to t = 200), UniPC's corrector lifts DPM-Solver++(2M)'s second order
+    to third with no extra network run. Measured slopes over 10, 20, 40 steps: DPM-Solver++ -1.92 (cosine) and -1.89
+    (linear), UniPC -2.83 and -2.60; at 10 steps UniPC's error is a half (linear) to a third (cosine) of DPM++'s."""
+    sched = NoiseSchedule(schedule)
+    x = start[:2000]
+    exact = exact_at(sched, x, 200)
+    steps = np.array([10, 20, 40])
+    slopes, at_10 = {}, {}
+    for name in ("dpm++2m", "unipc"):
+        errors = [(solve_to(name, int(n), x, sched, 200) - exact).abs().mean().item() for n in steps]
+        slopes[name] = float(np.polyfit(np.log(steps), np.log(errors), 1)[0])
+        at_10[name] = errors[0]
+    assert -2.3 < slopes["dpm++2m"] < -1.7, slopes
+    assert slopes["unipc"] < -2.4, slopes
+    assert at_10["unipc"] < 0.6 * at_10["dpm++2m"], at_10
+
+
+def test_unipc_reaches_the_data_distribution_in_few_steps(start):
+    """All the way to the clean picture the last steps (first order for both) weigh most, so UniPC is at least as
+    close as DPM-Solver++ at 10 steps, not far better: 0.0410 against 0.0418 (cosine)."""
+    sched = NoiseSchedule("cosine")
+    uni = solve("unipc", 20, start, sched)
+    assert abs(uni.mean().item() - MU) < 0.01 and abs(uni.std().item() - S) < 0.02
+    x, exact = start[:2000], ode_end_point(sched, start[:2000])
+    uni, dpm = solve("unipc", 10, x, sched), solve("dpm++2m", 10, x, sched)
+    assert (uni - exact).abs().mean() <= (dpm - exact).abs().mean()
 
 
 @pytest.mark.parametrize("family", ["pixel", "latent"])
-def test_dpm_solver_draws_with_guidance_for_pixel_and_latent_diffusion(family):
+@pytest.mark.parametrize("sampler", ["dpm++2m", "unipc"])
+def test_fast_solvers_draw_with_guidance_for_pixel_and_latent_diffusion(family, sampler):
     from models import DDPM, LatentDiffusion
 
     torch.manual_seed(0)
@@ -85,11 +138,11 @@ def test_dpm_solver_draws_with_guidance_for_pixel_and_latent_diffusion(family):
     for p in model.net.parameters():          # a non-zero output layer, so guidance changes the answer
         p.data.normal_(0, 0.05)
     draw = lambda g: model.sample(4, labels=[0, 1, 2, 3], generator=torch.Generator().manual_seed(3),  # noqa: E731
-                                  sampler="dpm++2m", steps=5, guidance=g)
+                                  sampler=sampler, steps=5, guidance=g)
     a, b, unguided = draw(2.0), draw(2.0), draw(1.0)
     assert a.shape == (4, 1, 28, 28) and torch.isfinite(a).all() and 0 <= a.min() and a.max() <= 1
     assert torch.equal(a, b) and not torch.equal(a, unguided)
-    assert model.network_evaluations(sampler="dpm++2m", steps=5, guidance=2.0) == 10
+    assert model.network_evaluations(sampler=sampler, steps=5, guidance=2.0) == 10
 
 
 def test_guidance_in_a_limited_interval_guides_only_there_and_counts_its_runs():

@@ -57,10 +57,11 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             sampler = Radio([("Each model's own: the fastest measured to be as good as 50 DDIM steps", OWN),
                                 ("DDIM (fast, few steps)", "ddim"),
                                 ("DPM-Solver++ (a second-order solver: as good in fewer steps)", "dpm++2m"),
+                                ("UniPC (DPM-Solver++ that checks each step once more, at no extra cost)", "unipc"),
                                 ("DDPM (the original: 1,000 steps, slow)", "ddpm")],
                                value=OWN, label="Sampler")
             steps = Slider(5, 200, value=50, step=1,
-                              label="Steps for DDIM or DPM-Solver++ (more = slower, a little better)")
+                              label="Steps for DDIM, DPM-Solver++ or UniPC (more = slower, a little better)")
         with gr.Row():
             go_ = gr.Button("Draw", variant="primary")
             surprise = gr.Button("Surprise me (new seed)")
@@ -79,8 +80,9 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             chosen: model names, e.g. ["vae", "gan", "ddpm-cosine"]
             k: how many pictures from each model (1 to 64)
             s: the seed; the same seed gives the same pictures
-            smp: the diffusion models' sampler: "own" (each model's measured default), "ddim", "dpm++2m" or "ddpm"
-            st: the diffusion models' steps for DDIM or DPM-Solver++
+            smp: the diffusion models' sampler: "own" (each model's measured default), "ddim", "dpm++2m", "unipc"
+                or "ddpm"
+            st: the diffusion models' steps for DDIM, DPM-Solver++ or UniPC
         """
         return sample_view(zoo, ds, chosen, k, s, smp, st, progress_adapter(progress))
 

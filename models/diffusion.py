@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import GenerativeModel, ProgressFn, signed, unit
-from .samplers import NoiseSchedule, SamplerSettings, make_sampler
+from .samplers import SamplerSettings, make_sampler
+from .schedules import NoiseSchedule
 
 
 # -- the shared diffusion model ---------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Noise schedules (pure functions returning tensors) and the samplers that walk them backwards.
+"""The samplers that walk a noise schedule (``models/schedules.py``) backwards, and the settings they draw with.
 
 Every sampler has the shape ``set_timesteps(n)`` + ``step(eps, t, x, eta, generator)`` (as diffusers' schedulers):
 DDPM's ancestral steps (Ho et al. 2020), DDIM (Song et al. 2021), DPM-Solver++(2M) (Lu et al. 2022) and UniPC
@@ -7,64 +7,15 @@ DDPM's ancestral steps (Ho et al. 2020), DDIM (Song et al. 2021), DPM-Solver++(2
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from dataclasses import dataclass
 from typing import Optional
 
 import torch
-from torch import nn
 
-SCHEDULES = ("linear", "cosine")
+from .schedules import NoiseSchedule
+
 SAMPLERS = ("ddpm", "ddim", "dpm++2m", "unipc")
-
-
-# -- noise schedules: pure functions returning tensors -------------------------------
-def linear_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
-    """Ho et al.'s schedule: betas evenly spaced from 1e-4 to 0.02."""
-    return torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
-
-
-def cosine_alpha_bar(u: torch.Tensor, s: float = 0.008) -> torch.Tensor:
-    """Nichol & Dhariwal's f(u) = cos^2(((u + s) / (1 + s)) * pi / 2), u = t / T in [0, 1]."""
-    return torch.cos((u + s) / (1 + s) * math.pi / 2) ** 2
-
-
-def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
-    """beta_t = 1 - f((t+1)/T) / f(t/T), capped at ``max_beta``; so abar_t = f((t+1)/T) / f(0)."""
-    u = torch.arange(T + 1, dtype=torch.float64) / T
-    f = cosine_alpha_bar(u, s)
-    return (1 - f[1:] / f[:-1]).clamp(max=max_beta)
-
-
-def make_betas(schedule: str, T: int) -> torch.Tensor:
-    if schedule == "linear":
-        return linear_betas(T)
-    if schedule == "cosine":
-        return cosine_betas(T)
-    raise ValueError(f"unknown noise schedule {schedule!r}; choose one of {SCHEDULES}")
-
-
-class NoiseSchedule(nn.Module):
-    """betas, alphas and alphas_cumprod (abar) as buffers, indexed by t = 0..T-1."""
-
-    def __init__(self, schedule: str = "cosine", T: int = 1000):
-        super().__init__()
-        self.name, self.T = schedule, T
-        betas = make_betas(schedule, T)
-        alphas_cumprod = torch.cumprod(1 - betas, dim=0)
-        self.register_buffer("betas", betas.float(), persistent=False)
-        self.register_buffer("alphas", (1 - betas).float(), persistent=False)
-        self.register_buffer("alphas_cumprod", alphas_cumprod.float(), persistent=False)
-
-    def snr(self) -> torch.Tensor:
-        """Signal-to-noise ratio abar_t / (1 - abar_t)."""
-        return self.alphas_cumprod / (1 - self.alphas_cumprod)
-
-    def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps."""
-        ab = self.alphas_cumprod[t].view(-1, *([1] * (x0.dim() - 1)))
-        return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
 
 
 # -- samplers: set_timesteps(n) + step(eps, t, x, eta, generator) ---------------------

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from models import DDPM, NoiseSchedule, make_betas, make_sampler
-from models.samplers import DDIMSampler, DDPMSampler, cosine_alpha_bar
+from models.samplers import DDIMSampler, DDPMSampler
+from models.schedules import cosine_alpha_bar
 
 T = 1000
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.samplers import NoiseSchedule, make_sampler
+from models.samplers import make_sampler
+from models.schedules import NoiseSchedule
 
 MU, S = 0.3, 0.2            # the data: x0 ~ N(MU, S^2)
 

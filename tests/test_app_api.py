@@ -265,7 +265,7 @@ def test_model_guide(client):
     assert rows["VAE (beta = 1)"][3:6] == ["yes", "yes", "ELBO, in nats"]
     assert rows["Evaluator classifier"][1] == "no"
     assert str(rows["Diffusion (cosine schedule)"][6]).startswith(
-        "13 (DPM-Solver++, 8 steps, guided mid-way only); DDPM: 1000")
+        "13 (UniPC, 8 steps, guided mid-way only); DDPM: 1000")
     assert str(rows["Diffusion (linear schedule)"][6]).startswith(
         "14 (DPM-Solver++, 10 steps, guided mid-way only); DDPM: 1000")
     assert "Which model should I use?" in advice
@@ -295,8 +295,9 @@ def test_the_remaining_endpoints(client):
     assert "min_G" in about and layers["data"]
 
 
-def test_sample_with_the_second_order_solver(client):
-    gallery = client.predict("mnist", ["ddpm-cosine", "ldm"], 4, 0, "dpm++2m", 5, api_name="/sample")
+@pytest.mark.parametrize("sampler", ["dpm++2m", "unipc"])
+def test_sample_with_the_fast_solvers(client, sampler):
+    gallery = client.predict("mnist", ["ddpm-cosine", "ldm"], 4, 0, sampler, 5, api_name="/sample")
     assert [g["caption"].split(" — ")[0] for g in gallery] == ["Diffusion (cosine schedule)", "Latent diffusion"]
     with pytest.raises(Exception, match="not in the list of choices"):      # Gradio's own check names the choices
         client.predict("mnist", ["ddpm-cosine"], 4, 0, "euler", 5, api_name="/sample")
@@ -309,9 +310,9 @@ def test_how_diffusion_got_fast_draws_one_noise_with_ever_fewer_network_runs(cli
     assert len(captions) >= 7 and all(" ms here, " in c for c in captions)
     assert captions[0].startswith("Diffusion (cosine schedule) · DDIM, 50 steps")
     teacher = [r for r, c in zip(runs, captions) if c.startswith("Diffusion (cosine")]
-    # guided: two runs a step; DDIM, then DPM-Solver++, then the app's own setting (guided mid-way only)
+    # guided: two runs a step; DDIM, then DPM-Solver++, then the app's own setting (UniPC, guided mid-way only)
     assert teacher == [100, 40, 20, 40, 20, 10, 13]
-    assert captions[6].startswith("Diffusion (cosine schedule) · DPM-Solver++, 8 steps, guided mid-way only "
+    assert captions[6].startswith("Diffusion (cosine schedule) · UniPC, 8 steps, guided mid-way only "
                                   "(the app's choice) — 13 network runs")
     assert sum("the app's choice" in c for c in captions) == 1
     student = [r for r, c in zip(runs, captions) if c.startswith("Fast diffusion")]

@@ -96,11 +96,11 @@ def test_evaluate_writes_a_complete_metrics_file(app_checkpoints):
     assert len(vae["kl_per_dimension"]) == 16
     assert "cond_acc" in cgan["conditional_samples"] and "guidance_curve" not in cgan
     assert [c["guidance"] for c in ddpm["guidance_curve"]] == [0.0, 1.0, 1.5, 2.0, 3.0, 5.0]
-    assert set(ddpm["latency"]) == {"dpm++2m-8@0.4-5.42", "ddim-50", "ddim-20", "ddpm-1000"}
+    assert set(ddpm["latency"]) == {"unipc-8@0.4-5.42", "ddim-50", "ddim-20", "ddpm-1000"}
     assert ddpm["latency"]["ddpm-1000"] == "skipped"
     assert [r["batch"] for r in ddpm["latency"]["ddim-50"]] == [1, 4]
     assert not list(app_checkpoints.rglob("*.partial.pt"))            # drawing progress is removed when done
-    assert ddpm["network_evaluations"] == {"dpm++2m-8@0.4-5.42": 8, "ddim-50": 50, "ddim-20": 20, "ddpm-1000": 1000}
+    assert ddpm["network_evaluations"] == {"unipc-8@0.4-5.42": 8, "ddim-50": 50, "ddim-20": 20, "ddpm-1000": 1000}
     assert all(r["median_ms"] > 0 for r in vae["latency"]["default"])
     table = (app_checkpoints / "mnist" / "metrics.md").read_text().splitlines()
     assert [row.split(" | ")[0] for row in table if row.startswith("| ") and "---" not in row][1:] == [
@@ -156,8 +156,8 @@ def test_samples_are_scored_with_each_models_own_default_sampler(monkeypatch):
     from genzoo import registry
     from genzoo.evaluation import sampler_settings
 
-    # MNIST's cosine model: the referee's choice (DPM-Solver++ 8, guided mid-way); DDIM 50 stays the baseline
-    assert list(sampler_settings("ddpm-cosine", "mnist")) == ["dpm++2m-8@0.4-5.42", "ddim-50", "ddim-20", "ddpm-1000"]
+    # MNIST's cosine model: the referee's choice (UniPC 8, guided mid-way); DDIM 50 stays the baseline
+    assert list(sampler_settings("ddpm-cosine", "mnist")) == ["unipc-8@0.4-5.42", "ddim-50", "ddim-20", "ddpm-1000"]
     assert list(sampler_settings("ddpm-cosine", "fashion")) == ["ddim-50", "ddim-20", "ddpm-1000"]
     assert sampler_settings("gan", "mnist") == {"default": {}}
     spec = registry.SPECS["ldm"]

@@ -62,7 +62,7 @@ press Play: every second you see 16 pictures drawn from the same random numbers,
                 "rate), D(G(z)) sinks towards 0 and the generator may collapse to one shape drawn over and over.*",
     "fast": """**How diffusion got fast.** A diffusion model draws by running its network again and again, and
 each run costs time. Here one noise and one class go through ever fewer runs: the original 1,000 steps, smarter
-samplers (DDIM, DPM-Solver++) that take bigger steps, and a student model trained to copy its teacher in just
+samplers (DDIM, DPM-Solver++, UniPC) that take bigger steps, and a student model trained to copy its teacher in just
 4 steps. Each picture shows its runs, its time on this machine and its measured FID (lower is better).""",
     "quiz": """**Real or generated?** Can you tell a real picture from one a model drew? Each picture here is
 either a real test picture or drawn by one of the models, half and half. Answer *Real* or *Generated* (keys R and G;

@@ -200,8 +200,10 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         map_words = gr.Markdown(elem_id="click-map-words")
         click_x, click_y = Number(visible=False), Number(visible=False)
 
-    def over_zoo(fn):
-        return friendly(functools.partial(fn, zoo))
+    def over_zoo(fn, long: bool = False):
+        """``fn`` with the zoo bound, its errors told plainly; ``long``: its work takes its turn (``turns``)."""
+        bound = functools.partial(fn, zoo)
+        return friendly(takes_turn()(bound) if long else bound)
 
     show.click(over_zoo(latent_map_view), [dataset, model], [fig, plane, note], **api("latent_map"),
                **HEAVY)
@@ -220,7 +222,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     map_inputs = [dataset, model, projection, thumbs]
     for event, name in ((draw_map.click, "click_map"), (projection.change, "click_map_projection"),
                         (thumbs.change, "click_map_pictures")):
-        event(friendly(takes_turn()(functools.partial(click_map_view, zoo))), map_inputs, [click_map, map_words],
+        event(over_zoo(click_map_view, long=True), map_inputs, [click_map, map_words],
               **api(name), **HEAVY)        # a t-SNE layout takes seconds of both cores: it takes its turn
 
     def where(evt: gr.SelectData):

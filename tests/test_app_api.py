@@ -54,7 +54,8 @@ def test_every_view_has_a_named_endpoint(client, app_server):
     names = {d.get("api_name") for d in config["dependencies"]}
     assert {"data", "sample", "pick_class", "interpolate", "latent_map", "latent_point", "latent_locate",
             "latent_drawing", "reconstruct", "training_grids", "loss_curves", "schedules", "noising",
-            "reverse_process", "scoreboard", "speed", "class_names", "sample_on_load", "sample_on_switch"} <= names
+            "reverse_process", "scoreboard", "speed", "class_names", "sample_on_load", "switch_redraw",
+            "link_redraw", "tour_next_redraw"} <= names
 
 
 def test_mcp_server_lists_the_public_actions_as_tools_and_runs_one(app_server):

@@ -61,8 +61,8 @@ def build_app(zoo: Zoo) -> gr.Blocks:
         # dataset with the other's class names
         switched = dataset.change(switch, [dataset, *class_pickers], class_pickers + pickers, **api("class_names"),
                                   trigger_mode="multiple")
-        for view in (v for b in built for v in b.redraws):     # then the views that show a class, drawn again
-            switched.then(**view)
         opened = links.wire(demo, tabs_block, dataset, {b.tab: b for b in built}, api, link_box, copy, link_note)
+        chain = opened[2]
+        chain(switched, "switch", every_tab=True)       # then the views that show a class, drawn again
         tour.wire(*tour_parts, *opened, api)
     return demo

@@ -78,6 +78,5 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         return default_guidance(ds) if g is None or float(g) in DEFAULT_GUIDANCE.values() else gr.skip()
 
     dataset.change(follow, [dataset, guidance], guidance, **api("guidance_on_switch"))
-    built = Built([cls], [redraw(pick_class, [dataset, cls, guidance, n, seed], [out], "pick_class_on_switch",
-                                 **HEAVY)])
+    built = Built([cls], [redraw(pick_class, [dataset, cls, guidance, n, seed], [out])])
     return built._replace(tab="class", link={"class": cls, "guidance": guidance, "n": n, "seed": seed})

@@ -277,9 +277,10 @@ class Built(NamedTuple):
     link: dict = {}
 
 
-def redraw(fn: Callable, inputs: list, outputs: list, api_name: str, **kwargs) -> dict:
-    """A view to draw again after a dataset switch; its outputs stay as they are where it cannot be shown."""
-    return dict(fn=on_load(fn, len(outputs)), inputs=inputs, outputs=outputs, **api(api_name), **kwargs)
+def redraw(fn: Callable, inputs: list, outputs: list) -> dict:
+    """A view to draw again after a dataset switch, a link or a step of the tour (``links.wire`` draws them all in
+    one listener); its outputs stay as they are where it cannot be shown."""
+    return dict(fn=on_load(fn, len(outputs)), inputs=inputs, outputs=outputs)
 
 
 def on_load(fn: Callable, outputs: int = 1) -> Callable:

@@ -178,10 +178,9 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     demo.load(on_load(scrub, 2), scrub_inputs, [scrub_tiles, scrub_sum], **api("scrub_on_load"),
               **HEAVY)
     built = Built([cls, target, scrub_class], [
-        redraw(scrub, scrub_inputs, [scrub_tiles, scrub_sum], "scrub_on_switch", **HEAVY),
-        redraw(noising, [dataset, cls, idx, t], [noised], "noising_on_switch", **LIGHT),
-        redraw(run, [dataset, model, target, seed, steps], [frames, final], "reverse_process_on_switch",
-               **HEAVY)])
+        redraw(scrub, scrub_inputs, [scrub_tiles, scrub_sum]),
+        redraw(noising, [dataset, cls, idx, t], [noised]),
+        redraw(run, [dataset, model, target, seed, steps], [frames, final])])
     return built._replace(tab="diffusion", link={
         "t": t, "picture_class": cls, "picture": idx, "model": model, "class": target, "seed": seed, "steps": steps,
         "scrub_model": scrub_model, "scrub_class": scrub_class, "scrub_seed": scrub_seed, "guidance": scrub_guidance,

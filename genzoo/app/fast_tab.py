@@ -146,6 +146,6 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     inputs = [dataset, cls, seed, with_ddpm]
     go_.click(compare, inputs, [pictures, fid], **api("fast_diffusion"), **HEAVY)
     demo.load(on_load(compare, 2), inputs, [pictures, fid], **api("fast_diffusion_on_load"), **HEAVY)
-    built = Built([cls], [redraw(compare, inputs, [pictures, fid], "fast_diffusion_on_switch", **HEAVY)])
+    built = Built([cls], [redraw(compare, inputs, [pictures, fid])])
     return built._replace(tab="fast", link={"class": cls, "seed": seed})
 

@@ -150,8 +150,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     go_.click(interpolate, inputs, [strips, gif, gif_file, table], **api("interpolate"), **HEAVY)
     demo.load(on_load(interpolate, 4), inputs, [strips, gif, gif_file, table], **api("interpolate_on_load"),
               **HEAVY)
-    built = Built([class_a, class_b], [redraw(interpolate, inputs, [strips, gif, gif_file, table],
-                                             "interpolate_on_switch", **HEAVY)])
+    built = Built([class_a, class_b], [redraw(interpolate, inputs, [strips, gif, gif_file, table])])
     return built._replace(tab="interpolate", link={
         "class_a": class_a, "index_a": index_a, "class_b": class_b, "index_b": index_b, "seed_a": seed_a,
         "seed_b": seed_b, "frames": frames})

@@ -68,6 +68,5 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     go_.click(view, [dataset, source, cls, idx, drawing], [out, slider, table], **api("reconstruct"), **LIGHT)
     demo.load(on_load(view, 3), [dataset, source, cls, idx, drawing], [out, slider, table],
               **api("reconstruct_on_load"), **LIGHT)
-    built = Built([cls], [redraw(view, [dataset, source, cls, idx, drawing], [out, slider, table],
-                                 "reconstruct_on_switch", **LIGHT)])
+    built = Built([cls], [redraw(view, [dataset, source, cls, idx, drawing], [out, slider, table])])
     return built._replace(tab="reconstruct", link={"class": cls, "index": idx})

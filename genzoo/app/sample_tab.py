@@ -92,6 +92,6 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     demo.load(on_load(sample, 1), inputs, out, **api("sample_on_load"), **HEAVY)
     surprise.click(lambda: random.randint(0, 99_999), None, seed, **api("new_seed")).then(
         sample, inputs, out, **api("sample_new_seed"), **HEAVY)
-    built = Built(redraws=[redraw(sample, inputs, [out], "sample_on_switch", **HEAVY)])
+    built = Built(redraws=[redraw(sample, inputs, [out])])
     return built._replace(tab="sample", link={
         "models": models, "n": n, "seed": seed, "sampler": sampler, "steps": steps})

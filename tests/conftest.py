@@ -58,37 +58,63 @@ def batch() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(x).float().div(255).unsqueeze(1), torch.from_numpy(y).long()
 
 
-#: seconds the app's smoke checkpoints may take to build (about 25 s on a fast 2-core machine, 40-213 s on a slow
-#: AVX2 one depending on what shares its CPU; see the README)
+#: seconds the app's smoke checkpoints may take to build (about 40 s alone on a 2-core AVX2 machine, 100-200 s
+#: while the tests run beside it; see the README)
 BUILD_BUDGET_S = float(os.environ.get("GENZOO_BUILD_BUDGET", "480"))
 NEEDS_APP = "app_checkpoints"
+#: a folder of smoke checkpoints built earlier (``python -m tests.app_server OUT DATA``), to rerun the app's tests
+#: without building them again while working on them; unset, every run builds its own
+PREBUILT = os.environ.get("GENZOO_TEST_CHECKPOINTS")
+
+
+def run_folder(tmp_path_factory) -> Path:
+    """A folder the whole run shares: with pytest-xdist, the workers' common parent."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 class CheckpointBuild:
-    """``python -m tests.app_server OUT DATA``, started once in the background on one core: the other core runs the
-    tests that need no app meanwhile. Its budget is its own (``BUILD_BUDGET_S``), never a test's timeout."""
+    """``python -m tests.app_server OUT DATA``, started once per run in the background, by whichever test process
+    (pytest-xdist worker) comes first; the others wait for the status file it leaves. Its budget is its own
+    (``BUILD_BUDGET_S``), never a test's timeout."""
 
-    def __init__(self, data_root: Path, out: Path):
-        self.out, self.log_path = out, out.parent / "build.log"
-        self.started = time.perf_counter()
-        self.seconds: float | None = None
-        with open(self.log_path, "w") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "tests.app_server", str(out), str(data_root)],
-                                         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                         env={**os.environ, "GENZOO_TEST_THREADS": "1"})
+    def __init__(self, folder: Path, data_root: Path):
+        from filelock import FileLock
+
+        self.out, self.log_path = folder / "app" / "checkpoints", folder / "app" / "build.log"
+        self.status, self.proc = folder / "app" / "build.status", None
+        with FileLock(str(folder / "app.lock")):
+            started = folder / "app" / "build.started"
+            if not started.exists():
+                self.out.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.log_path, "w") as log:
+                    self.proc = subprocess.Popen(
+                        [sys.executable, "-m", "tests.app_server", str(self.out), str(data_root), str(self.status)],
+                        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "GENZOO_TEST_THREADS": "1"})
+                started.write_text(f"{self.proc.pid} {time.time()}")
+            pid, self.started = started.read_text().split()
+            self.pid, self.started = int(pid), float(self.started)
+
+    def running(self) -> bool:
+        if self.proc is not None:
+            return self.proc.poll() is None
+        try:
+            os.kill(self.pid, 0)
+            return True
+        except OSError:
+            return False
 
     def wait(self) -> Path:
-        left = BUILD_BUDGET_S - (time.perf_counter() - self.started)
-        try:
-            code = self.proc.wait(timeout=max(left, 0.1))
-        except subprocess.TimeoutExpired:
+        while not self.status.exists() and self.running() and time.time() - self.started < BUILD_BUDGET_S:
+            time.sleep(0.5)
+        if not self.status.exists() and self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-            code = None
-        self.seconds = time.perf_counter() - self.started
+        code = int(self.status.read_text().split()[0]) if self.status.exists() else None
         if code != 0:
             tail = self.log_path.read_text()[-3000:]
-            why = f"ran past its budget of {BUILD_BUDGET_S:.0f} s" if code is None else f"exited with {code}"
+            why = (f"exited with {code}" if code is not None else f"ran past its budget of {BUILD_BUDGET_S:.0f} s"
+                   if time.time() - self.started >= BUILD_BUDGET_S else "stopped without leaving its status")
             pytest.fail(
                 f"building the app's smoke checkpoints {why}; the end of {self.log_path}:\n{tail}", pytrace=False
             )
@@ -106,23 +132,30 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session", autouse=True)
 def _start_building(request, data_root, tmp_path_factory):
     global _build
-    if any(NEEDS_APP in getattr(item, "fixturenames", ()) for item in request.session.items):
-        _build = CheckpointBuild(data_root, tmp_path_factory.mktemp("app") / "checkpoints")
+    if not PREBUILT and any(NEEDS_APP in getattr(item, "fixturenames", ()) for item in request.session.items):
+        _build = CheckpointBuild(run_folder(tmp_path_factory), data_root)
     yield
-    if _build is not None and _build.proc.poll() is None:
-        _build.proc.kill()
+    if _build is not None and _build.proc is not None and _build.proc.poll() is None:
+        try:                                     # another worker may still need it: let it finish, within budget
+            _build.proc.wait(timeout=max(0.1, BUILD_BUDGET_S - (time.time() - _build.started)))
+        except subprocess.TimeoutExpired:
+            _build.proc.kill()
 
 
 @pytest.fixture(scope="session")
 def app_checkpoints() -> Path:
+    if PREBUILT:
+        return Path(PREBUILT)
     assert _build is not None, "the checkpoint build starts with the session"
     return _build.wait()
 
 
-def pytest_terminal_summary(terminalreporter):
-    if _build is not None and _build.seconds is not None:
-        terminalreporter.write_line(f"app smoke checkpoints: built in {_build.seconds:.0f} s in the background "
-                                    f"(budget {BUILD_BUDGET_S:.0f} s)")
+def pytest_terminal_summary(terminalreporter, config):
+    status = Path(str(config._tmp_path_factory.getbasetemp())) / "app" / "build.status"
+    if status.exists():
+        code, seconds = status.read_text().split()
+        terminalreporter.write_line(f"app smoke checkpoints: built in {float(seconds):.0f} s in the background "
+                                    f"(budget {BUILD_BUDGET_S:.0f} s)" + ("" if code == "0" else f", exit {code}"))
 
 
 @pytest.fixture(scope="session")

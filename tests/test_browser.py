@@ -10,8 +10,9 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
 SHOTS = ROOT / "artifacts" / "screenshots"
 TIMEOUT = 120_000
-# each test's own limit: the slowest takes about 15 s on a slow 2-core machine
-pytestmark = pytest.mark.timeout(60)
+# each test's own limit: the slowest takes about 15 s on a slow 2-core machine; the tests share one browser page,
+# so one test process runs them all
+pytestmark = [pytest.mark.timeout(60), pytest.mark.xdist_group("browser")]
 
 
 
@@ -307,22 +308,35 @@ def test_scoreboard_tab(page):
     assert not page.js_errors, page.js_errors
 
 
+QUIZ_TURN = ("([n, src]) => { const v = document.querySelector('#quiz-verdict').innerText;"
+             " const img = document.querySelector('#quiz-picture img');"
+             " return v.includes(`(${n} answered so far.)`) && img && img.src !== src &&"
+             " img.complete && img.naturalWidth > 0; }")
+
+
+@pytest.mark.timeout(120)
 def test_the_quiz_plays_three_rounds_with_the_keyboard_and_the_buttons(page):
     """Three pictures answered (two by key, one by button): each answer is judged at once and a new picture follows."""
+    from playwright.sync_api import TimeoutError
+
     open_tab(page, "Real or generated?")
     wait_images(page, "quiz-picture")                       # the first picture comes when the tab opens
+    page.evaluate("document.activeElement && document.activeElement.blur()")   # the keys go to the page itself
     verdicts = []
     for answer in ("r", "g", "button"):
         before = page.locator("#quiz-picture img").get_attribute("src")
         if answer == "button":
             page.locator("#quiz-real").click()
         else:
-            page.locator("body").press(answer)
-        page.wait_for_function("([n, src]) => { const v = document.querySelector('#quiz-verdict').innerText;"
-                               " const img = document.querySelector('#quiz-picture img');"
-                               " return v.includes(`(${n} answered so far.)`) && img && img.src !== src &&"
-                               " img.complete && img.naturalWidth > 0; }", arg=[len(verdicts) + 1, before],
-                               timeout=TIMEOUT)
+            page.keyboard.press(answer)
+        try:
+            page.wait_for_function(QUIZ_TURN, arg=[len(verdicts) + 1, before], timeout=90_000)
+        except TimeoutError:
+            pytest.fail(f"answer {len(verdicts) + 1} ({answer!r}) was not judged: the verdict reads "
+                        f"{page.locator('#quiz-verdict').inner_text()!r}, the focus is on "
+                        f"{page.evaluate('document.activeElement && document.activeElement.outerHTML.slice(0, 120)')}"
+                        f", errors shown: {page.locator('.toast-body').all_inner_texts()}, "
+                        f"script errors: {page.js_errors}")
         verdicts.append(page.locator("#quiz-verdict").inner_text())
         page.wait_for_timeout(600)                          # the rule: at most two answers a second
     assert all(("Right!" in v or "Not this time." in v) and "It was " in v for v in verdicts), verdicts

@@ -60,24 +60,37 @@ def free_port() -> int:
 
 class AppServer:
     def __init__(self, checkpoints: Path, log: Path, **env):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log = open(log, "w")
         self.db = Path(env.get("GENZOO_DB") or Path(log).with_suffix(".quiz.sqlite3"))
-        self.proc = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-            env={**os.environ, "GENZOO_CHECKPOINTS": str(checkpoints), "GRADIO_SERVER_PORT": str(self.port),
-                 "GRADIO_SERVER_NAME": "127.0.0.1", "GENZOO_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-                 "HF_HUB_OFFLINE": "1", **env, "GENZOO_DB": str(self.db)})
-        self.started = time.perf_counter()
+        for attempt in range(3):      # two test processes may pick the same free port at once: the later one retries
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}/"
+            self.log = open(log, "w")
+            self.proc = subprocess.Popen(
+                [sys.executable, "app.py"], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+                env={**os.environ, "GENZOO_CHECKPOINTS": str(checkpoints), "GRADIO_SERVER_PORT": str(self.port),
+                     "GRADIO_SERVER_NAME": "127.0.0.1", "GENZOO_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+                     "HF_HUB_OFFLINE": "1", **env, "GENZOO_DB": str(self.db)})
+            self.started = time.perf_counter()
+            if self._answers(log):
+                return
+            self.log.close()
+            if "empty port" not in Path(log).read_text(errors="replace"):
+                break
+        raise RuntimeError(f"the app exited with {self.proc.returncode}; see {log}")
+
+    def _answers(self, log: Path) -> bool:
+        """Whether the app answers within 120 s (False: it exited first). Its own log must say it serves the port:
+        another process's server there would answer too."""
         deadline = time.time() + 120
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the app exited with {self.proc.returncode}; see {log}")
+                return False
             try:
+                if "Running on local URL" not in Path(log).read_text(errors="replace"):
+                    raise OSError("not serving yet")
                 urllib.request.urlopen(self.url, timeout=2)
                 self.startup_s = time.perf_counter() - self.started
-                return
+                return True
             except OSError:
                 time.sleep(0.5)
         self.stop()

@@ -11,9 +11,8 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-net
 SHOTS = ROOT / "artifacts" / "screenshots"
 TIMEOUT = 120_000
 # each test's own limit, to stop a hung page, not to time it: most take 1-25 s on a slow 2-core machine, up to twice
-# that while the other test process shares the cores; the tests share one browser page, so one test process runs
-# them all
-pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("browser")]
+# that while the other test process shares the cores (the tests share one browser page: the file runs in one process)
+pytestmark = pytest.mark.timeout(180)
 
 
 
@@ -25,6 +24,7 @@ def page(app_server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(TIMEOUT)      # a busy page answers a click late
         errors = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.goto(app_server.url, wait_until="domcontentloaded", timeout=TIMEOUT)
@@ -165,6 +165,7 @@ def test_a_shared_link_opens_the_same_view_in_a_fresh_browser(page, app_server):
     """Open a link (with one bad setting), change the view, copy its link, open that in a new browser context."""
     browser = page.context.browser
     first = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    first.set_default_timeout(TIMEOUT)      # a busy page answers a click late
     first.goto(f"{app_server.url}?tab=interpolate&dataset=fashion&seed_a=7&frames=12&class_a=1&bogus=3",
                timeout=TIMEOUT)
     first.wait_for_function(FRAMES_ARE, arg="12", timeout=TIMEOUT)
@@ -186,6 +187,7 @@ def test_a_shared_link_opens_the_same_view_in_a_fresh_browser(page, app_server):
     assert "tab=interpolate" in link and "dataset=fashion" in link and "frames=8" in link and "seed_a=7" in link
     first.screenshot(path=str(SHOTS / "14-link-copied.png"))
     fresh = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    fresh.set_default_timeout(TIMEOUT)      # a busy page answers a click late
     fresh.goto(link, timeout=TIMEOUT)
     fresh.wait_for_function(FRAMES_ARE, arg="8", timeout=TIMEOUT)
     settled(fresh, "interp-paths")
@@ -404,6 +406,7 @@ def test_every_tab_in_both_themes_and_both_datasets(page, app_server):
     browser = page.context.browser            # the module's browser: one Playwright session at a time
     for theme in ("light", "dark"):
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(TIMEOUT)      # a busy page answers a click late
         pg.goto(f"{app_server.url}?__theme={theme}", wait_until="domcontentloaded", timeout=TIMEOUT)
         pg.get_by_text("GenZoo — see how machines learn to draw").wait_for(timeout=TIMEOUT)
         backgrounds[theme] = pg.evaluate("getComputedStyle(document.querySelector('gradio-app') || "
@@ -428,6 +431,7 @@ def test_a_phone_sized_screen(page, app_server):
     """At 390 x 844 the first page reads without sideways scrolling, the tabs wrap onto lines that fit, and
     the pictures shrink to the screen; the page has its title and favicon."""
     pg = page.context.browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    pg.set_default_timeout(TIMEOUT)      # a busy page answers a click late
     try:
         pg.goto(app_server.url, wait_until="domcontentloaded", timeout=TIMEOUT)
         pg.get_by_text("GenZoo — see how machines learn to draw").wait_for(timeout=TIMEOUT)
@@ -455,6 +459,7 @@ def test_the_presenters_tour_visits_every_step(page):
     from genzoo.app.text import TOUR
 
     pg = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.set_default_timeout(TIMEOUT)      # a busy page answers a click late
     pg.goto(page.url, timeout=TIMEOUT)
     pg.get_by_text("Presenter's tour").click()
     tab_names = {"data": "Data", "reconstruct": "Reconstruct", "sample": "Sample", "latent": "Latent map",

@@ -1,5 +1,6 @@
 """Train it yourself: a small VAE or GAN learns from the shipped pictures in the page, with play, pause, one step
-and reset; samples from one fixed noise batch and the curves arrive every second. The training is ``genzoo.live``."""
+and reset; samples from one fixed noise batch arrive every second, the curves every three. The training is
+``genzoo.live``."""
 from __future__ import annotations
 
 import gradio as gr
@@ -13,6 +14,7 @@ from .common import Built, api, friendly
 from .inputs import Dropdown, Radio, Slider
 from .text import TEXT
 
+CURVES_EVERY = 3        # seconds between updates of the training curves (the samples come every second)
 LANE = dict(concurrency_id="live", concurrency_limit=SEATS + 6)   # the extra visitors hear why at once
 RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01]
 
@@ -57,14 +59,15 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             seats.take(visitor, run)
         return run
 
-    def shown(run: LiveRun, words: str):
-        return (grid_pil(run.samples(), nrow=4, scale=4), curves_figure(run), status(run, words),
-                TEXT[f"live_{run.family}"])
+    def shown(run: LiveRun, words: str, curves: bool = True):
+        """The samples, the curves (or, between their updates, the ones on show), the status and the family's words."""
+        return (grid_pil(run.samples(), nrow=4, scale=4), curves_figure(run) if curves else gr.skip(),
+                status(run, words), TEXT[f"live_{run.family}"])
 
     @friendly
     def train_live(ds, fam, b, k, rate, request: gr.Request):
         """Train a small VAE or GAN on the dataset's pictures and stream, every second, 16 samples from one fixed
-        noise batch, the training curves and how much of the run's 60 s of computing is used.
+        noise batch and how much of the run's 60 s of computing is used; the training curves every three seconds.
 
         Args:
             ds: the dataset, "mnist" or "fashion"
@@ -75,9 +78,13 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         """
         try:
             run = run_for(request, ds, fam, b, k, rate)
+            second = 0
             while run.left_s > 0 and not run.stopped:
                 run.work(1.0)
-                yield shown(run, "Training")
+                # the curves every CURVES_EVERY seconds: a browser on a slow laptop redraws a plot slowly, and one
+                # redrawn every second kept its page too busy to answer the Pause button promptly
+                yield shown(run, "Training", curves=second % CURVES_EVERY == 0)
+                second += 1
             yield shown(run, "Finished: the run used its 60 s" if run.left_s <= 0 else "Stopped")
         except LiveError as exc:
             raise ValueError(str(exc)) from None

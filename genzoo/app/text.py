@@ -52,7 +52,8 @@ you can see what lives between the clusters.""",
     "map_two_numbers": "*This model's code has only two numbers, so the map shows them as they are: nothing is "
                        "flattened, and every spot is a code.*",
     "live": """**Train it yourself.** Watch a model learn, live, from the real pictures. Pick a small VAE or GAN and
-press Play: every second you see 16 pictures drawn from the same random numbers, and the training curves. Each run has
+press Play: every second you see 16 pictures drawn from the same random numbers; the training curves follow every few
+seconds. Each run has
 60 seconds of computing; Pause stops it, Step trains one second more, Reset starts again with your settings.""",
     "live_vae": "*What to watch: at first every sample is the same grey smudge, the average picture. As the rebuild "
                 "error falls the blur shrinks and shapes appear. A large β pushes the codes so hard towards a bell "

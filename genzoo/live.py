@@ -72,6 +72,7 @@ class LiveRun:
         self.batches = torch.Generator().manual_seed(seed + 1)
         self.curves, self.step, self.used_s, self.cpu_s = Curves(), 0, 0.0, 0.0
         self.last_active, self.stopped = time.monotonic(), False
+        self.paused = False             # Pause pressed: a loop playing it ends at its next update, saying so
         self.lock = threading.Lock()
 
     @property

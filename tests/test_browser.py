@@ -295,6 +295,8 @@ def test_train_it_yourself_streams_and_pauses(page):
     page.locator("#live-pause").click()
     page.wait_for_function("() => document.querySelector('#live-status').innerText.startsWith('Paused')",
                            timeout=TIMEOUT)
+    page.wait_for_timeout(2500)               # no update still on its way says "Training" after it
+    assert page.locator("#live-status").inner_text().startswith("Paused")
     shot(page, "18-train-it-yourself")
     no_error_shown(page)
 

@@ -78,14 +78,15 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         """
         try:
             run = run_for(request, ds, fam, b, k, rate)
-            second = 0
-            while run.left_s > 0 and not run.stopped:
+            run.paused, second = False, 0
+            while run.left_s > 0 and not run.stopped and not run.paused:
                 run.work(1.0)
                 # the curves every CURVES_EVERY seconds: a browser on a slow laptop redraws a plot slowly, and one
                 # redrawn every second kept its page too busy to answer the Pause button promptly
                 yield shown(run, "Training", curves=second % CURVES_EVERY == 0)
                 second += 1
-            yield shown(run, "Finished: the run used its 60 s" if run.left_s <= 0 else "Stopped")
+            yield shown(run, "Paused" if run.paused else
+                        "Finished: the run used its 60 s" if run.left_s <= 0 else "Stopped")
         except LiveError as exc:
             raise ValueError(str(exc)) from None
 
@@ -106,15 +107,20 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             raise ValueError(str(exc)) from None
 
     def paused(request: gr.Request):
+        """Pause: the playing loop ends at its next update and says so itself (its last word is "Paused"). Cancelling
+        it instead left on the page whatever update was still on its way, "Training" after "Paused"."""
         run = seats.get(request.session_hash) if request is not None else None
-        return status(run, "Paused") if run else gr.skip()
+        if run is None:
+            return gr.skip()
+        run.paused = True
+        return status(run, "Paused")
 
     def leave(request: gr.Request):
         seats.release(request.session_hash)
 
     inputs, outputs = [dataset, family, beta, critic, lr], [samples, curves, state, watch]
     playing = play.click(train_live, inputs, outputs, **api("train_live"), **LANE)
-    pause.click(paused, None, state, cancels=[playing], **api("train_live_pause"), queue=False)
+    pause.click(paused, None, state, **api("train_live_pause"), queue=False)
     step.click(one_step, inputs, outputs, cancels=[playing], **api("train_live_step"), **LANE)
     reset.click(restart, inputs, outputs, cancels=[playing], **api("train_live_reset"), **LANE)
     family.change(lambda f: TEXT[f"live_{f}"], family, watch, **api("train_live_family"), queue=False)

@@ -15,6 +15,14 @@ TIMEOUT = 120_000
 pytestmark = pytest.mark.timeout(180)
 
 
+def open_page(owner, **kwargs):
+    """A new page of a browser or a browser context that waits up to ``TIMEOUT`` for a click or a field (a page busy
+    with a stream answers late)."""
+    pg = owner.new_page(**kwargs)
+    pg.set_default_timeout(TIMEOUT)
+    return pg
+
+
 
 @pytest.fixture(scope="module")
 def page(app_server):
@@ -23,8 +31,7 @@ def page(app_server):
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.set_default_timeout(TIMEOUT)      # a busy page answers a click late
+        pg = open_page(browser, viewport={"width": 1400, "height": 1000})
         errors = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.goto(app_server.url, wait_until="domcontentloaded", timeout=TIMEOUT)
@@ -164,8 +171,7 @@ FRAMES_ARE = ("(v) => { const e = document.querySelector('#interp-frames input[t
 def test_a_shared_link_opens_the_same_view_in_a_fresh_browser(page, app_server):
     """Open a link (with one bad setting), change the view, copy its link, open that in a new browser context."""
     browser = page.context.browser
-    first = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    first.set_default_timeout(TIMEOUT)      # a busy page answers a click late
+    first = open_page(browser.new_context(viewport={"width": 1400, "height": 1000}))
     first.goto(f"{app_server.url}?tab=interpolate&dataset=fashion&seed_a=7&frames=12&class_a=1&bogus=3",
                timeout=TIMEOUT)
     first.wait_for_function(FRAMES_ARE, arg="12", timeout=TIMEOUT)
@@ -186,8 +192,7 @@ def test_a_shared_link_opens_the_same_view_in_a_fresh_browser(page, app_server):
     link = first.locator("#link-box textarea, #link-box input").first.input_value()
     assert "tab=interpolate" in link and "dataset=fashion" in link and "frames=8" in link and "seed_a=7" in link
     first.screenshot(path=str(SHOTS / "14-link-copied.png"))
-    fresh = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    fresh.set_default_timeout(TIMEOUT)      # a busy page answers a click late
+    fresh = open_page(browser.new_context(viewport={"width": 1400, "height": 1000}))
     fresh.goto(link, timeout=TIMEOUT)
     fresh.wait_for_function(FRAMES_ARE, arg="8", timeout=TIMEOUT)
     settled(fresh, "interp-paths")
@@ -407,8 +412,7 @@ def test_every_tab_in_both_themes_and_both_datasets(page, app_server):
     backgrounds = {}
     browser = page.context.browser            # the module's browser: one Playwright session at a time
     for theme in ("light", "dark"):
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.set_default_timeout(TIMEOUT)      # a busy page answers a click late
+        pg = open_page(browser, viewport={"width": 1400, "height": 1000})
         pg.goto(f"{app_server.url}?__theme={theme}", wait_until="domcontentloaded", timeout=TIMEOUT)
         pg.get_by_text("GenZoo — see how machines learn to draw").wait_for(timeout=TIMEOUT)
         backgrounds[theme] = pg.evaluate("getComputedStyle(document.querySelector('gradio-app') || "
@@ -432,8 +436,7 @@ def test_every_tab_in_both_themes_and_both_datasets(page, app_server):
 def test_a_phone_sized_screen(page, app_server):
     """At 390 x 844 the first page reads without sideways scrolling, the tabs wrap onto lines that fit, and
     the pictures shrink to the screen; the page has its title and favicon."""
-    pg = page.context.browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
-    pg.set_default_timeout(TIMEOUT)      # a busy page answers a click late
+    pg = open_page(page.context.browser, viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
     try:
         pg.goto(app_server.url, wait_until="domcontentloaded", timeout=TIMEOUT)
         pg.get_by_text("GenZoo — see how machines learn to draw").wait_for(timeout=TIMEOUT)
@@ -460,8 +463,7 @@ def test_the_presenters_tour_visits_every_step(page):
     """Next through every step: each opens its tab, says what to notice in 60 words or fewer, and Back returns."""
     from genzoo.app.text import TOUR
 
-    pg = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
-    pg.set_default_timeout(TIMEOUT)      # a busy page answers a click late
+    pg = open_page(page.context.browser, viewport={"width": 1400, "height": 1000})
     pg.goto(page.url, timeout=TIMEOUT)
     pg.get_by_text("Presenter's tour").click()
     tab_names = {"data": "Data", "reconstruct": "Reconstruct", "sample": "Sample", "latent": "Latent map",

@@ -86,9 +86,11 @@ def test_a_full_queue_refuses_with_a_clear_message(tiny_queue):
     """One job running and one waiting fill a queue of one: the rest are told so, and nothing else fails."""
     outcomes, lock = [], threading.Lock()
     clients = [Client(tiny_queue.url, verbose=False) for _ in range(6)]
+    together = threading.Barrier(len(clients))   # all six ask at once, however slowly their threads start
 
     def visit(client, seed):
         try:
+            together.wait(timeout=30)
             client.predict("mnist", "3", 2.0, 16, seed, api_name="/pick_class")
             result = "served"
         except Exception as exc:  # noqa: BLE001

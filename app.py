@@ -5,6 +5,8 @@
 Checkpoints come from ./checkpoints, or from the Hugging Face Hub repo named by
 $GENZOO_HUB_REPO (falling back to ./checkpoints when the Hub cannot be reached).
 """
+import spaces  # noqa: F401, I001 - first: on ZeroGPU it must patch torch before anything touches CUDA
+
 import logging
 import os
 from pathlib import Path

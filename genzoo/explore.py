@@ -83,7 +83,7 @@ def encode_all(model: GenerativeModel, images: torch.Tensor, labels: torch.Tenso
     out = []
     for i in range(0, len(images), batch):
         lab = labels[i:i + batch] if model.conditional else None
-        out.append(model.encode(images[i:i + batch].to(model.device), lab).cpu())
+        out.append(model.encode(images[i:i + batch], lab).cpu())
     return torch.cat(out).numpy().astype(np.float64)
 
 
@@ -103,7 +103,7 @@ def latent_map(model: GenerativeModel, images: torch.Tensor, labels: torch.Tenso
 def decoded_plane(model: GenerativeModel, lo: float = -3.0, hi: float = 3.0, n: int = 15) -> torch.Tensor:
     """Decode an n x n grid of a 2-D code space (rows: second axis from high to low)."""
     u = torch.linspace(lo, hi, n)
-    zs = torch.stack([torch.stack([x, y]) for y in u.flip(0) for x in u]).to(model.device)
+    zs = torch.stack([torch.stack([x, y]) for y in u.flip(0) for x in u])
     return model.decode(zs)
 
 
@@ -193,13 +193,36 @@ class Trace:
 
 
 @torch.no_grad()
-def denoising_trace(model, seed: int, label: Optional[int], steps: int, guidance: float) -> Trace:
+def denoising_trace(model, seed: int, labels: Optional[torch.Tensor], steps: int,
+                    guidance: float) -> Trace:
     """Every step of one DDIM drawing from a seed's noise (the sampler's own states, as ``denoise`` keeps them)."""
     g = torch.Generator().manual_seed(seed)
-    labels = None if label is None else torch.tensor([label], device=model.device)
     x0, frames = model.denoise(model.noise(1, g), labels, sampler="ddim", steps=steps, guidance=guidance,
                                generator=g, frames=steps)
     return Trace(frames, x0, labels, guidance)
+
+
+@torch.no_grad()
+def reverse_pictures(model, noise: torch.Tensor, labels: Optional[torch.Tensor], steps: int, frames: int,
+                     generator: Optional[torch.Generator] = None, progress=None,
+                     **options) -> tuple[torch.Tensor, list[tuple[int, torch.Tensor]]]:
+    """One DDIM drawing as pictures: the result, and at ``frames`` of its steps the noisy state beside the network's
+    guess of the end result (a latent model's states are pictures only through its decoder: one job for all)."""
+    x0, states = model.denoise(noise, labels, sampler="ddim", steps=steps, generator=generator, progress=progress,
+                               frames=frames, **options)
+    return model.to_images(x0), [(t, torch.cat([model.state_images(xt), model.to_images(pred)], dim=3))
+                                 for t, xt, pred in states]
+
+
+@torch.no_grad()
+def step_pictures(model, xt: torch.Tensor, x0: torch.Tensor, t: int, labels: Optional[torch.Tensor],
+                  guidance: float) -> dict[str, torch.Tensor]:
+    """One step of a drawing, as the scrubber shows it: the state, the guess of the final picture, the guided noise
+    guess and its two parts as pictures, and the two parts themselves (for the guidance sum)."""
+    eps_u, eps_c, eps = model.guidance_terms(xt, t, labels, guidance)
+    return {"state": model.state_images(xt), "final": model.to_images(x0), "eps": model.noise_images(eps),
+            "eps_u": model.noise_images(eps_u), "eps_c": model.noise_images(eps_c),
+            "push": model.noise_images(10 * (eps_c - eps_u)), "eps_u_raw": eps_u, "eps_c_raw": eps_c}
 
 
 def guidance_sum(eps_u: torch.Tensor, eps_c: torch.Tensor, guidance: float) -> str:

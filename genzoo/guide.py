@@ -105,9 +105,9 @@ def layer_table(model: ZooModel) -> list[list]:
         if name and counted(module):
             hooks.append(module.register_forward_hook(hook(name)))
     try:
-        x = torch.zeros(1, 1, 28, 28)
+        x = torch.zeros(1, 1, 28, 28, device=model.device)       # where the model is (run through the boundary)
         if isinstance(model, GenerativeModel):
-            label = torch.zeros(1, dtype=torch.long) if model.conditional else None
+            label = torch.zeros(1, dtype=torch.long, device=model.device) if model.conditional else None
             if model.can_encode:        # encoder, then decoder: the order a picture runs through them
                 model.reconstruct(x, label)
             opts = {"steps": 1} if isinstance(model, DiffusionBase) else {}

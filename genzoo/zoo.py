@@ -11,11 +11,12 @@ from typing import Optional
 import numpy as np
 import torch
 
-from models import ZooModel, count_parameters
+from models import count_parameters
 
 from .checkpoints import (CheckpointError, checkpoint_root, find_checkpoint, hub_repo, hub_snapshot, load_folder,
                           load_history)
 from .data import DATASETS, dataset_info, load_split
+from .hosting import Served
 from .registry import SPECS, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ SUBSET_TRAIN, SUBSET_TEST = 6000, 2000
 class Entry:
     dataset: str
     spec: ModelSpec
-    model: Optional[ZooModel] = None
+    model: Optional[Served] = None        # its networks run through the device boundary (``hosting``)
     folder: Optional[Path] = None
     error: Optional[str] = None
     history: dict = field(default_factory=dict)
@@ -49,7 +50,7 @@ class Entry:
 
     @property
     def parameters(self) -> Optional[int]:
-        return count_parameters(self.model) if self.model is not None else None
+        return count_parameters(self.model.cpu) if self.model is not None else None
 
 
 @dataclass
@@ -90,11 +91,7 @@ class Zoo:
     """Loads every registry model for every dataset once; a missing or broken one is kept with its reason."""
 
     def __init__(self, root: Optional[Path] = None, repo_id: Optional[str] = None,
-                 datasets: tuple[str, ...] = tuple(DATASETS), names: Optional[list[str]] = None,
-                 device: Optional[str] = None):
-        from .hosting import DEVICE
-
-        self.device = torch.device(device) if device else DEVICE
+                 datasets: tuple[str, ...] = tuple(DATASETS), names: Optional[list[str]] = None):
         self.root = Path(root or checkpoint_root())
         repo_id = repo_id if repo_id is not None else hub_repo()
         hub = hub_snapshot(repo_id, datasets) if repo_id else None
@@ -118,7 +115,8 @@ class Zoo:
         entry = Entry(dataset, spec)
         try:
             entry.folder = find_checkpoint(dataset, spec.name, self.root, repo_id)
-            entry.model = load_folder(spec.cls, entry.folder, map_location=str(self.device)).requires_grad_(False)
+            # loaded on the CPU, then moved once (on ZeroGPU, loading straight to CUDA needs a driver it lacks)
+            entry.model = Served(load_folder(spec.cls, entry.folder, map_location="cpu"), f"{dataset}/{spec.name}")
             entry.history = load_history(entry.folder)
         except CheckpointError as exc:
             entry.error = str(exc)
@@ -136,7 +134,7 @@ class Zoo:
             raise ValueError(f"unknown model {name!r}; choose one of {', '.join(self.entries[dataset])}")
         return self.entries[dataset][name]
 
-    def model(self, dataset: str, name: str) -> ZooModel:
+    def model(self, dataset: str, name: str) -> Served:
         """The loaded model, or a ValueError saying why it is unavailable."""
         e = self.entry(dataset, name)
         if e.model is None:

@@ -29,6 +29,9 @@ class ZooModel(nn.Module, PyTorchModelHubMixin):
     #: what the model can do; read by the app and the evaluation
     can_encode: bool = False
     has_likelihood: bool = False
+    #: the methods that run the model's networks: where the model is served, these are the calls that go to its
+    #: device (``genzoo.hosting``); everything else about it is answered on the CPU
+    network_methods: tuple[str, ...] = ("forward",)
 
     @property
     def device(self) -> torch.device:
@@ -84,6 +87,7 @@ class GenerativeModel(ZooModel):
 
     family: str = "generative"
     generative = True
+    network_methods = ZooModel.network_methods + ("sample", "generate", "encode", "decode", "reconstruct")
 
     # -- what the model is (subclasses set these two in their constructors) -------
     _conditional: bool = False

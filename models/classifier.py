@@ -12,6 +12,7 @@ from .base import ZooModel
 
 class Classifier(ZooModel):
     family = "classifier"
+    network_methods = ZooModel.network_methods + ("predict", "features")
 
     def __init__(self, channels: int = 32, feature_dim: int = 128, num_classes: int = 10, dropout: float = 0.3):
         super().__init__()

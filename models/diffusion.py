@@ -29,6 +29,7 @@ class DiffusionBase(GenerativeModel):
     """
 
     family = "diffusion"
+    network_methods = GenerativeModel.network_methods + ("denoise", "guidance_terms", "predict_eps")
     clip_sample: Optional[float] = 1.0       # images live in [-1, 1]
     timestep_spacing: str = "linspace"       # how ``steps`` are spread over 0..T-1 (see ``Sampler.set_timesteps``)
     #: what the model draws with when told nothing: DDIM 50 steps following the class plainly. The app's settings,

@@ -63,6 +63,8 @@ class LatentDiffusion(DiffusionBase):
     """Class-conditional DDPM over the codes of a frozen autoencoder, with guidance."""
 
     family = "latent-diffusion"
+    #: its pictures come out of the autoencoder's decoder, so showing a state is a network run too
+    network_methods = DiffusionBase.network_methods + ("to_images", "state_images", "noise_images", "from_images")
     clip_sample = 5.0       # codes are standardised: on MNIST test codes |z| > 4 in 3 of 100,000 entries
 
     def __init__(self, autoencoder: dict | None = None, schedule: str = "cosine", T: int = 1000,

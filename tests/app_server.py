@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Optional
 
 from tests.conftest import ROOT
 
@@ -59,14 +60,16 @@ def free_port() -> int:
 
 
 class AppServer:
-    def __init__(self, checkpoints: Path, log: Path, **env):
+    """``python app.py`` (or ``python COMMAND...``) serving ``checkpoints`` on a free port, its output in ``log``."""
+
+    def __init__(self, checkpoints: Path, log: Path, command: Optional[list[str]] = None, **env):
         self.db = Path(env.get("GENZOO_DB") or Path(log).with_suffix(".quiz.sqlite3"))
         for attempt in range(3):      # two test processes may pick the same free port at once: the later one retries
             self.port = free_port()
             self.url = f"http://127.0.0.1:{self.port}/"
             self.log = open(log, "w")
             self.proc = subprocess.Popen(
-                [sys.executable, "app.py"], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+                [sys.executable, *(command or ["app.py"])], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
                 env={**os.environ, "GENZOO_CHECKPOINTS": str(checkpoints), "GRADIO_SERVER_PORT": str(self.port),
                      "GRADIO_SERVER_NAME": "127.0.0.1", "GENZOO_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False",
                      "HF_HUB_OFFLINE": "1", **env, "GENZOO_DB": str(self.db)})

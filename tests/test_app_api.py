@@ -70,14 +70,19 @@ def test_mcp_server_lists_the_public_actions_as_tools_and_runs_one(app_server):
             async with ClientSession(read, write) as s:
                 await s.initialize()
                 tools = {t.name: t for t in (await s.list_tools()).tools}
-                result = await s.call_tool("scoreboard", {"ds": "mnist"})
+                result = await s.call_tool("scoreboard", {"dataset": "mnist"})
                 return tools, result
 
     tools, result = asyncio.run(asyncio.wait_for(session(), 90))
     from genzoo.app.common import PUBLIC
 
     assert set(tools) == set(PUBLIC)
-    assert "seed" in tools["sample"].inputSchema["properties"]["s"]["description"]
+    assert "same seed" in tools["sample"].inputSchema["properties"]["seed"]["description"]
+    # an agent reads plain, described parameters: no abbreviations
+    for tool in tools.values():
+        for name, prop in tool.inputSchema["properties"].items():
+            assert (len(name) >= 4 or name == "n") and prop.get("description"), (tool.name, name)
+    assert list(tools["sample"].inputSchema["properties"]) == ["dataset", "models", "n", "seed", "sampler", "steps"]
     assert all(t.description for t in tools.values())
     assert not result.isError and result.content
 

@@ -19,7 +19,7 @@ def model(request):
 
 @torch.no_grad()
 def test_the_frames_are_the_samplers_own_states_for_the_seed(model):
-    trace = explore.denoising_trace(model, seed=7, label=3, steps=6, guidance=1.5)
+    trace = explore.denoising_trace(model, seed=7, labels=torch.tensor([3]), steps=6, guidance=1.5)
     s = make_sampler("ddim", model.schedule, model.clip_sample)
     s.set_timesteps(6, model.timestep_spacing)
     g = torch.Generator().manual_seed(7)

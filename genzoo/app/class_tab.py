@@ -6,11 +6,10 @@ from typing import Optional
 import gradio as gr
 
 from ..registry import DEFAULT_GUIDANCE, default_guidance
-from ..hosting import on_gpu
 from ..zoo import Zoo
 from .common import (Built, Gallery, Progress, api, caption, clamp_float, clamp_int, class_dropdown, class_index,
                      class_names, draw,
-                     friendly, gallery, gpu_budget, HEAVY, MAX_SAMPLES, MAX_SEED, on_load, progress_adapter, redraw,
+                     friendly, gallery, HEAVY, MAX_SAMPLES, MAX_SEED, on_load, progress_adapter, redraw,
                      sampler_options, title)
 from .inputs import Number, Slider
 from .turns import takes_turn
@@ -57,18 +56,17 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
 
     @friendly
     @takes_turn(memoized=True)
-    @on_gpu(lambda ds, c, g, k, *_: gpu_budget(zoo, ds, zoo.ready(ds), k, guidance=g))
-    def pick_class(ds, c, g, k, s, progress=gr.Progress()):
+    def pick_class(dataset, label, guidance, n, seed, progress=gr.Progress()):
         """Ask every model that can be told a class for pictures of that class.
 
         Args:
-            ds: the dataset, "mnist" or "fashion"
-            c: the class, e.g. "7" for MNIST or "Sneaker" for Fashion-MNIST
-            g: guidance strength for the diffusion models (0 to 6; higher is more clearly the class, less varied)
-            k: how many pictures from each model
-            s: the seed
+            dataset: the dataset, "mnist" or "fashion"
+            label: the class, e.g. "7" for MNIST or "Sneaker" for Fashion-MNIST
+            guidance: guidance strength for the diffusion models (0 to 6; higher is more clearly the class, less varied)
+            n: how many pictures from each model
+            seed: the seed
         """
-        return class_view(zoo, ds, c, k, s, g, progress_adapter(progress))
+        return class_view(zoo, dataset, label, n, seed, guidance, progress_adapter(progress))
 
     go_.click(pick_class, [dataset, cls, guidance, n, seed], out, **api("pick_class"), **HEAVY)
     demo.load(on_load(pick_class, 1), [dataset, cls, guidance, n, seed], out, **api("pick_class_on_load"),

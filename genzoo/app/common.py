@@ -206,17 +206,6 @@ def long_work(zoo: Zoo, dataset: str, names: Sequence[str], **overrides) -> bool
         return True
 
 
-def gpu_budget(zoo: Zoo, dataset: str, names: Sequence[str], pictures: int, **overrides) -> int:
-    """Seconds of GPU to ask ZeroGPU for: ``pictures`` from each of ``names`` at the request's sampler settings.
-    Never raises: a request it cannot size (a bad value, the view's own error to give) asks for the most."""
-    from ..hosting import MAX_GPU_SECONDS, gpu_seconds
-
-    try:
-        return gpu_seconds(network_runs(zoo, dataset, names, pictures, **overrides))
-    except (TypeError, ValueError):
-        return MAX_GPU_SECONDS
-
-
 DRAWN = Memo(64)
 
 

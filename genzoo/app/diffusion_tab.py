@@ -13,10 +13,9 @@ from models.diffusion import DiffusionBase
 
 from .. import explore, plots
 from ..registry import SPECS, featured
-from ..hosting import on_gpu
 from ..zoo import Zoo
 from .common import (Built, Gallery, Memo, Progress, api, big, clamp_float, clamp_int, class_dropdown, class_index,
-                     class_names, friendly, gallery, gpu_budget, HEAVY, LIGHT, MAX_SEED, model_choices, on_load,
+                     class_names, friendly, gallery, HEAVY, LIGHT, MAX_SEED, model_choices, on_load,
                      progress_adapter, redraw, sampler_options, test_image)
 from .inputs import Dropdown, Number, Slider
 from .turns import takes_turn
@@ -71,14 +70,10 @@ def reverse_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int = 0, s
         opts = sampler_options(name, dataset, steps=steps)
         opts.pop("steps")
         opts.pop("sampler")
-        x0, frames = model.denoise(model.noise(1, g), labels, sampler="ddim", steps=steps, generator=g,
-                                   progress=cb, frames=min(10, steps), **opts)
-        tiles = []
-        for t, xt, pred in frames:
-            shown = model.state_images(xt)
-            tiles.append((big(torch.cat([shown, model.to_images(pred)], dim=3)[0]),
-                          f"t = {t}: noisy image | its guess of the end result"))
-        return tiles, big(model.to_images(x0)[0])
+        final, frames = model.run(explore.reverse_pictures, model.noise(1, g), labels, steps, min(10, steps),
+                                  generator=g, progress=cb, runs=model.network_evaluations(steps=steps, **opts), **opts)
+        tiles = [(big(pair[0]), f"t = {t}: noisy image | its guess of the end result") for t, pair in frames]
+        return tiles, big(final[0])
 
     return REVERSE.get((id(zoo), dataset, name, k, seed, steps), compute)
 
@@ -97,17 +92,17 @@ def scrub_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int, guidanc
 
     def compute():
         trace = TRACES.get((id(zoo), dataset, name, k, seed, guidance),
-                           lambda: explore.denoising_trace(model, seed, k, SCRUB_STEPS, guidance))
+                           lambda: model.run(explore.denoising_trace, seed, torch.tensor([k]), SCRUB_STEPS, guidance,
+                                             runs=2 * SCRUB_STEPS))
         t, xt, x0 = trace.frames[i]
-        with torch.no_grad():
-            eps_u, eps_c, eps = model.guidance_terms(xt, t, trace.labels, guidance)
-        tiles = [(big(model.state_images(xt)[0]), f"step {i + 1} of {SCRUB_STEPS} (t = {t}): noisy x_t"),
-                 (big(model.to_images(x0)[0]), "guess: the final picture"),
-                 (big(model.noise_images(eps)[0]), f"guess: the noise (s = {guidance:g})"),
-                 (big(model.noise_images(eps_u)[0]), "noise guess, no class"),
-                 (big(model.noise_images(eps_c)[0]), "noise guess, with class"),
-                 (big(model.noise_images(10 * (eps_c - eps_u))[0]), "the class's push (×10)")]
-        return tiles, explore.guidance_sum(eps_u, eps_c, guidance)
+        p = model.run(explore.step_pictures, xt, x0, t, trace.labels, guidance, runs=2)
+        tiles = [(big(p["state"][0]), f"step {i + 1} of {SCRUB_STEPS} (t = {t}): noisy x_t"),
+                 (big(p["final"][0]), "guess: the final picture"),
+                 (big(p["eps"][0]), f"guess: the noise (s = {guidance:g})"),
+                 (big(p["eps_u"][0]), "noise guess, no class"),
+                 (big(p["eps_c"][0]), "noise guess, with class"),
+                 (big(p["push"][0]), "the class's push (×10)")]
+        return tiles, explore.guidance_sum(p["eps_u_raw"], p["eps_c_raw"], guidance)
 
     return SCRUBBED.get((id(zoo), dataset, name, k, seed, guidance, i), compute)
 
@@ -153,7 +148,6 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
 
     @friendly
     @takes_turn(memoized=True)
-    @on_gpu(lambda ds, m, c, s, st, *_: gpu_budget(zoo, ds, [m], 1, steps=st))
     def run(ds, m, c, s, st, progress=gr.Progress()):
         return reverse_view(zoo, ds, m, c, s, st, progress_adapter(progress))
 
@@ -164,7 +158,6 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
               **HEAVY)
     @friendly
     @takes_turn(memoized=True)
-    @on_gpu(lambda *_: 10)
     def scrub(ds, m, c, s, w, i):
         return scrub_view(zoo, ds, m, c, s, w, i)
 

@@ -9,13 +9,12 @@ import plotly.graph_objects as go
 import torch
 
 from .. import explore, plots
-from ..hosting import on_gpu
 from ..measurements import sampler_scores
 from ..registry import SPECS, sampler_settings
 from ..zoo import Zoo
 from models.samplers import SamplerSettings
 from .common import (Built, Gallery, Memo, Progress, api, big, class_dropdown, class_index, class_names, clamp_int,
-                     friendly, gallery, gpu_budget, HEAVY, MAX_SEED, on_load, progress_adapter, redraw,
+                     friendly, gallery, HEAVY, MAX_SEED, on_load, progress_adapter, redraw,
                      sampler_options, title)
 from .inputs import Checkbox, Number
 from .turns import takes_turn
@@ -139,7 +138,6 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
 
     @friendly
     @takes_turn(memoized=True)
-    @on_gpu(lambda ds, c, s, d, *_: gpu_budget(zoo, ds, [st.model for st in settings(zoo, ds, d)], 1))
     def compare(ds, c, s, d, progress=gr.Progress()):
         return comparison_view(zoo, ds, c, s, d, progress_adapter(progress))
 

@@ -14,10 +14,9 @@ from PIL import Image
 from .. import explore
 from ..imaging import gif_bytes, grid_pil, labelled_rows
 from ..registry import featured
-from ..hosting import on_gpu
 from ..zoo import Zoo
 from .common import (Built, Memo, Progress, api, caption, clamp_int, class_dropdown, class_index, class_names,
-                     drawing_array, drawing_style, friendly, gpu_budget, HEAVY, MAX_FRAMES, MAX_SEED, on_load,
+                     drawing_array, drawing_style, friendly, HEAVY, MAX_FRAMES, MAX_SEED, on_load,
                      progress_adapter, redraw, sampler_options, sketchpad, test_image, title)
 from .inputs import Number, Slider
 from .turns import takes_turn
@@ -74,7 +73,7 @@ def _paths(zoo: Zoo, dataset: str, a: torch.Tensor, b: torch.Tensor, seed_a: int
     shown = [n for n in featured("interpolate") if n in ready]
     encoders = [n for n in shown if zoo.model(dataset, n).can_encode]
     for name in encoders:           # a straight line between the two pictures' codes
-        path = explore.latent_path(zoo.model(dataset, name), a, b, frames)
+        path = zoo.model(dataset, name).run(explore.latent_path, a, b, frames, runs=2 + frames)
         strips.append((name, torch.cat([a, path, b]), "between the two images"))
     walkers = [n for n in shown if n not in encoders]
     for i, name in enumerate(walkers):  # no encoder: a walk between two seeds' noise
@@ -127,24 +126,25 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
 
     @friendly
     @takes_turn(memoized=True)
-    @on_gpu(lambda ds, ca, ia, cb, ib, art, sa, sb, f, *_: gpu_budget(zoo, ds, zoo.ready(ds), f))
-    def interpolate(ds, ca, ia, cb, ib, art, sa, sb, f, progress=gr.Progress()):
+    def interpolate(dataset, first_class, first_index, second_class, second_index, drawing, first_seed, second_seed,
+                    frames, progress=gr.Progress()):
         """Walk each model smoothly from one picture to another: the autoencoders between two real pictures (or a
         drawing), the GAN and diffusion models between two seeds. Returns the paths, an animation and smoothness.
 
         Args:
-            ds: the dataset, "mnist" or "fashion"
-            ca: class of the first real picture
-            ia: number of the first real picture within its class
-            cb: class of the second real picture
-            ib: number of the second real picture within its class
-            art: a drawing to start from instead of the first picture, or None
-            sa: first seed (GAN and diffusion)
-            sb: second seed (GAN and diffusion)
-            f: frames along each path (3 to the maximum)
+            dataset: the dataset, "mnist" or "fashion"
+            first_class: class of the first real picture
+            first_index: number of the first real picture within its class
+            second_class: class of the second real picture
+            second_index: number of the second real picture within its class
+            drawing: a drawing to start from instead of the first picture, or None
+            first_seed: first seed (GAN and diffusion)
+            second_seed: second seed (GAN and diffusion)
+            frames: frames along each path (3 to the maximum)
         """
-        g, path, rows = interpolate_view(zoo, ds, ca, ia, cb, ib, art, sa, sb, f, progress_adapter(progress))
-        return g, path, path, rows
+        paths, gif, rows = interpolate_view(zoo, dataset, first_class, first_index, second_class, second_index,
+                                            drawing, first_seed, second_seed, frames, progress_adapter(progress))
+        return paths, gif, gif, rows
 
     inputs = [dataset, class_a, index_a, class_b, index_b, drawing, seed_a, seed_b, frames]
     go_.click(interpolate, inputs, [strips, gif, gif_file, table], **api("interpolate"), **HEAVY)

@@ -75,7 +75,7 @@ def latent_point(zoo: Zoo, dataset: str, name: str, u: float, v: float) -> Image
     """Decode the code at map position (u, v): the mean code plus u and v along the two axes."""
     model = zoo.model(dataset, name)
     m = code_map(zoo, dataset, name)
-    z = torch.from_numpy(m.lift(np.array([float(u), float(v)]))).float()[None].to(model.device)
+    z = torch.from_numpy(m.lift(np.array([float(u), float(v)]))).float()[None]
     labels = torch.zeros(1, dtype=torch.long) if model.conditional else None
     return big(model.decode(z, labels)[0])
 
@@ -153,7 +153,7 @@ def map_click(zoo: Zoo, dataset: str, name: str, projection: str, px, py) -> tup
     model = zoo.model(dataset, name)
     k = int(m.labels[i])
     labels = torch.tensor([k]) if model.conditional else None
-    z = torch.from_numpy(m.codes[i]).float()[None].to(model.device)
+    z = torch.from_numpy(m.codes[i]).float()[None]
     return big(model.decode(z, labels)[0]), (f"the nearest test picture's code (a {class_names(dataset)[k]}), "
                                              "decoded: t-SNE cannot turn an empty spot back into a code")
 

@@ -65,19 +65,19 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
                 status(run, words), TEXT[f"live_{run.family}"])
 
     @friendly
-    def train_live(ds, fam, b, k, rate, request: gr.Request):
+    def train_live(dataset, family, beta, critic_steps, learning_rate, request: gr.Request):
         """Train a small VAE or GAN on the dataset's pictures and stream, every second, 16 samples from one fixed
         noise batch and how much of the run's 60 s of computing is used; the training curves every three seconds.
 
         Args:
-            ds: the dataset, "mnist" or "fashion"
-            fam: "vae" or "gan"
-            b: the VAE's β (0 to 10)
-            k: the GAN's critic steps per generator step (1 to 5)
-            rate: the learning rate (0.0001 to 0.01)
+            dataset: the dataset, "mnist" or "fashion"
+            family: "vae" or "gan"
+            beta: the VAE's β (0 to 10)
+            critic_steps: the GAN's critic steps per generator step (1 to 5)
+            learning_rate: the learning rate (0.0001 to 0.01)
         """
         try:
-            run = run_for(request, ds, fam, b, k, rate)
+            run = run_for(request, dataset, family, beta, critic_steps, learning_rate)
             run.paused, second = False, 0
             while run.left_s > 0 and not run.stopped and not run.paused:
                 run.work(1.0)

@@ -24,8 +24,9 @@ def untrained(name: str):
 
 
 def any_model(zoo: Zoo, dataset: str, name: str):
+    """The model to read facts from: the checkpoint's (its CPU copy), or an untrained one of the same shape."""
     e = zoo.entries.get(dataset, {}).get(name)
-    return e.model if e is not None and e.ready else untrained(name)
+    return e.model.cpu if e is not None and e.ready else untrained(name)
 
 
 def guide_table(zoo: Zoo, dataset: str) -> list[list]:
@@ -49,7 +50,9 @@ def guide_model(zoo: Zoo, dataset: str, name: str) -> tuple[str, list[list]]:
     summary = recipe.get("summary", spec.summary)
     text = "\n\n".join([f"### {spec.title}", summary, guide.FAMILY_TEXT.get(model.family, ""),
                         f"*{facts}*", "**Key equation**", guide.EQUATIONS.get(model.family, "")])
-    return text, guide.layer_table(model)
+    # one small forward pass, where the checkpoint's networks run (an untrained stand-in runs here, on the CPU)
+    layers = e.model.run(guide.layer_table, runs=3) if e is not None and e.ready else guide.layer_table(model)
+    return text, layers
 
 
 def guide_advice(zoo: Zoo, dataset: str) -> str:

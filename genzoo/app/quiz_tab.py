@@ -75,17 +75,17 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         return known, known
 
     @friendly
-    def quiz_next(ds, browser_id, progress=gr.Progress()):
+    def quiz_next(dataset, browser_id, progress=gr.Progress()):
         """The next quiz picture for a browser: a real test picture or one drawn by a model (half each), and the
         token to answer it with. The response does not say which it is.
 
         Args:
-            ds: the dataset, "mnist" or "fashion"
+            dataset: the dataset, "mnist" or "fashion"
             browser_id: a random id of 8 to 64 letters, digits, "-" or "_", the same for all of one player's answers
         """
         try:
-            quiz.pools_for(ds, progress_adapter(progress))
-            pixels, answer_token = quiz.next(ds, browser_id)
+            quiz.pools_for(dataset, progress_adapter(progress))
+            pixels, answer_token = quiz.next(dataset, browser_id)
         except StoreError as exc:
             raise ValueError(str(exc)) from None
         pil = Image.fromarray(pixels, mode="L")
@@ -107,16 +107,16 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             raise ValueError(str(exc)) from None
 
     @friendly
-    def quiz_results(ds: str) -> list[dict]:
+    def quiz_results(dataset: str) -> list[dict]:
         """How often people were fooled by each model (generated pictures judged real) and how often real pictures
         were judged generated, with 95 % Wilson intervals and the number of answers.
 
         Args:
-            ds: the dataset, "mnist" or "fashion"
+            dataset: the dataset, "mnist" or "fashion"
         """
         try:
             return [{"source": s.source, "rate": s.rate.value, "ci95": list(s.rate.interval), "answers": s.rate.n,
-                     "measure": "false alarm" if s.source == "real" else "fooled"} for s in store.scores(ds)]
+                     "measure": "false alarm" if s.source == "real" else "fooled"} for s in store.scores(dataset)]
         except StoreError as exc:
             raise ValueError(str(exc)) from None
 

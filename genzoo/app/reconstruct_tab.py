@@ -52,17 +52,17 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             slider = gr.ImageSlider(label="Before / after (the VAE, when available)", type="pil", format="png")
             table = gr.Dataframe(headers=["model", "error (mean squared)"], label="Rebuild error", interactive=False)
     @friendly
-    def reconstruct(ds, src, c, i, art=None):
+    def reconstruct(dataset, source, label, index, drawing=None):
         """Squeeze a picture through every autoencoder and show what each rebuilds, with the error.
 
         Args:
-            ds: the dataset, "mnist" or "fashion"
-            src: "test image" (a real picture) or "drawing"
-            c: class of the real picture
-            i: number of the real picture within its class
-            art: the drawing, when src is "drawing"
+            dataset: the dataset, "mnist" or "fashion"
+            source: "test image" (a real picture) or "drawing"
+            label: class of the real picture
+            index: number of the real picture within its class
+            drawing: the drawing, when source is "drawing"
         """
-        return reconstruct_view(zoo, ds, src, c, i, art)
+        return reconstruct_view(zoo, dataset, source, label, index, drawing)
 
     view = reconstruct
     go_.click(view, [dataset, source, cls, idx, drawing], [out, slider, table], **api("reconstruct"), **LIGHT)

@@ -7,9 +7,8 @@ from typing import Sequence
 import gradio as gr
 
 from ..registry import SPECS, featured
-from ..hosting import on_gpu
 from ..zoo import Zoo
-from .common import (Built, Gallery, Progress, api, caption, clamp_int, draw, friendly, gallery, gpu_budget, HEAVY,
+from .common import (Built, Gallery, Progress, api, caption, clamp_int, draw, friendly, gallery, HEAVY,
                      known_names, long_work, MAX_SAMPLES, MAX_SEED, model_choices, on_load, progress_adapter, redraw,
                      sampler_options, title)
 from .turns import takes_turn
@@ -70,21 +69,19 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     @friendly
     @takes_turn(lambda ds, chosen, k, s, smp, st, *_: long_work(zoo, ds, known_names(chosen),
                                                                 **chosen_sampler(smp, st)), memoized=True)
-    @on_gpu(lambda ds, chosen, k, s, smp, st, *_: gpu_budget(zoo, ds, known_names(chosen), k,
-                                                             **chosen_sampler(smp, st)))
-    def sample(ds, chosen, k, s, smp, st, progress=gr.Progress()):
+    def sample(dataset, models, n, seed, sampler, steps, progress=gr.Progress()):
         """Draw pictures from several generative models with the same seed, side by side, with the seconds each took.
 
         Args:
-            ds: the dataset, "mnist" (handwritten digits) or "fashion" (Fashion-MNIST clothes)
-            chosen: model names, e.g. ["vae", "gan", "ddpm-cosine"]
-            k: how many pictures from each model (1 to 64)
-            s: the seed; the same seed gives the same pictures
-            smp: the diffusion models' sampler: "own" (each model's measured default), "ddim", "dpm++2m", "unipc"
+            dataset: the dataset, "mnist" (handwritten digits) or "fashion" (Fashion-MNIST clothes)
+            models: model names, e.g. ["vae", "gan", "ddpm-cosine"]
+            n: how many pictures from each model (1 to 64)
+            seed: the seed; the same seed gives the same pictures
+            sampler: the diffusion models' sampler: "own" (each model's measured default), "ddim", "dpm++2m", "unipc"
                 or "ddpm"
-            st: the diffusion models' steps for DDIM, DPM-Solver++ or UniPC
+            steps: the diffusion models' steps for DDIM, DPM-Solver++ or UniPC
         """
-        return sample_view(zoo, ds, chosen, k, s, smp, st, progress_adapter(progress))
+        return sample_view(zoo, dataset, models, n, seed, sampler, steps, progress_adapter(progress))
 
     inputs = [dataset, models, n, seed, sampler, steps]
     go_.click(sample, inputs, out, **api("sample"), **HEAVY)

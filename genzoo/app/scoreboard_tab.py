@@ -13,7 +13,6 @@ from ..data import dataset_info
 from ..evaluation import percent
 from ..measurements import Measurements
 from ..registry import SPECS
-from ..hosting import MAX_GPU_SECONDS, on_gpu
 from ..zoo import Zoo
 from .common import (Built, Progress, api, friendly, HEAVY, LIGHT, metrics, on_load, progress_adapter, sampler_options,
                      title)
@@ -171,14 +170,14 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
                                  label="Measured just now", interactive=False)
 
     @friendly
-    def scoreboard(ds):
+    def scoreboard(dataset):
         """The measured comparison of every model on a dataset: FID and the other referee scores, speed, and a
         plain summary.
 
         Args:
-            ds: the dataset, "mnist" or "fashion"
+            dataset: the dataset, "mnist" or "fashion"
         """
-        return scoreboard_view(zoo, ds)
+        return scoreboard_view(zoo, dataset)
 
     board, outputs = scoreboard, [table, fid, scatter, guidance, people, summary_md]
     show.click(board, dataset, outputs, **api("scoreboard"), **LIGHT)
@@ -187,7 +186,6 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
 
     @friendly
     @takes_turn()
-    @on_gpu(lambda *_: MAX_GPU_SECONDS)
     def run(ds, progress=gr.Progress()):
         return speed_view(zoo, ds, progress_adapter(progress))
 

@@ -1,5 +1,5 @@
-"""Hosting: the publish plan (what goes where, what never goes), its refusals, the Hub layout the app loads, and
-ZeroGPU's decorator doing nothing off ZeroGPU."""
+"""Hosting: the publish plan (what goes where, what never goes), its refusals, ZeroGPU hardware, what it deletes,
+and the Hub layout the app loads."""
 import json
 import re
 from pathlib import Path
@@ -31,7 +31,48 @@ def checkpoints(tmp_path_factory) -> Path:
     write_json(root / "mnist" / "vae" / "referee.json",
                {"unconditional": {"n": 10000, "fid": 12.5, "floor_fid": 1.2, "precision": 0.8, "recall": 0.7}})
     write_json(root / "mnist" / "metrics.json", {"models": {}})
+    (root / "mnist" / "quiz_pool.npz").write_bytes(b"npz")
     return root
+
+
+def stage(files: list, repo: str, folder: Path) -> Path:
+    """One repository's planned files written under ``folder``, as the Hub would hold them."""
+    for f in files:
+        if f.repo == repo:
+            out = folder / f.path
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(f.content if f.content is not None else f.source.read_bytes())
+    return folder
+
+
+class FakeHub:
+    """``huggingface_hub.HfApi`` as publish uses it, holding ``held`` files per repository and recording calls."""
+    held: dict = {}
+    calls: list = []
+    refuse_hardware = False
+
+    def __init__(self, token=None):
+        pass
+
+    def list_repo_files(self, repo, repo_type=None):
+        return list(self.held.get(repo, []))
+
+    def create_repo(self, repo, **kwargs):
+        self.calls.append(("create_repo", repo, kwargs))
+
+    def request_space_hardware(self, repo, hardware):
+        if self.refuse_hardware:
+            import httpx
+            from huggingface_hub.errors import HfHubHTTPError
+            response = httpx.Response(402, request=httpx.Request("POST", "https://huggingface.co/api/spaces"))
+            raise HfHubHTTPError("402 Payment Required: ZeroGPU is not available for this account", response=response)
+        self.calls.append(("hardware", repo, hardware))
+
+    def create_commit(self, repo, operations, commit_message, repo_type):
+        self.calls.append(("commit", repo, operations))
+
+    def add_space_variable(self, repo, key, value):
+        self.calls.append(("variable", repo, key, value))
 
 
 def test_plan_sends_code_and_checkpoints_but_never_training_state(checkpoints):
@@ -40,13 +81,16 @@ def test_plan_sends_code_and_checkpoints_but_never_training_state(checkpoints):
     ckpt = {f.path for f in files if f.repo == "me/genzoo-checkpoints"}
     assert {"README.md", "app.py", "requirements.txt", "genzoo/app/__init__.py", "models/diffusion.py"} <= space
     assert not any(p.startswith(("checkpoints/", "tests/", "artifacts/", ".venv")) for p in space)
-    assert [p for p in space if p.startswith("docs/")] == ["docs/screenshot.png"]     # the thumbnail
+    # the docs the Space card links to go with it
+    linked = set(re.findall(r"\]\((docs/[^)#]+)", (PROJECT_ROOT / "README.md").read_text()))
+    assert linked and linked <= space
+    assert {"mnist/quiz_pool.npz", "README.md"} <= ckpt
     assert {"mnist/vae/model.safetensors", "mnist/vae/config.json", "mnist/vae/README.md",
             "mnist/vae/samples/epoch_001.png", "mnist/metrics.json", "mnist/gan/history.json"} <= ckpt
     assert not any("training_state" in p or p.endswith(".tmp") for p in space | ckpt)
     # with no checkpoint repository, the same files go into the Space under checkpoints/
     alone = {f.path for f in publish.plan("me/genzoo", checkpoints=checkpoints)}
-    assert {f"checkpoints/{p}" for p in ckpt} <= alone
+    assert {f"checkpoints/{p}" for p in ckpt if p != "README.md"} <= alone      # the root card is the repository's
 
 
 def test_space_front_matter_links_the_checkpoints_and_suits_zerogpu(checkpoints):
@@ -55,6 +99,7 @@ def test_space_front_matter_links_the_checkpoints_and_suits_zerogpu(checkpoints)
     assert re.search(r"^models:\n  - me/ckpt$", meta, re.M)
     assert re.search(r'^python_version: "3\.(10\.13|12\.12)"$', meta, re.M)      # the versions ZeroGPU runs
     assert re.search(r"^suggested_hardware: zero-a10g$", meta, re.M)
+    assert re.search(r"^datasets:\n  - ylecun/mnist\n  - zalando-datasets/fashion_mnist$", meta, re.M)
     requirements = (PROJECT_ROOT / "requirements.txt").read_text()
     assert re.search(r"^spaces\b", requirements, re.M) and re.search(r"^gradio\[mcp\]", requirements, re.M)
 
@@ -70,13 +115,58 @@ def test_model_cards_carry_hub_metadata_and_referee_scores(checkpoints):
     assert "model-index" not in gan                                # no scores, no invented ones
 
 
-def test_dry_run_lists_every_file_with_its_size(checkpoints, capsys):
+def test_the_checkpoint_repository_has_a_root_card_with_the_headline_scores(checkpoints):
+    files = publish.plan("me/genzoo", "me/ckpt", checkpoints=checkpoints)
+    card = next(f for f in files if f.repo == "me/ckpt" and f.path == "README.md").content.decode()
+    meta, body = publish.front_matter(card)
+    assert "license: mit" in meta and "library_name: pytorch" in meta and "zalando-datasets/fashion_mnist" in meta
+    assert "model-index:" in meta and "value: 12.5" in meta and "VAE" in meta
+    assert "| MNIST digits | [" in body and "GENZOO_HUB_REPO=me/ckpt" in body
+
+
+def test_dry_run_lists_every_file_the_hardware_and_what_it_would_delete(checkpoints, capsys, monkeypatch):
+    monkeypatch.setattr(FakeHub, "held", {"me/genzoo": ["app.py", "old_tab.py", ".gitattributes"],
+                                          "me/ckpt": ["mnist/vae/model.safetensors", "mnist/old-model/config.json"]})
+    monkeypatch.setattr("huggingface_hub.HfApi", FakeHub)
     assert main(["publish", "--space", "me/genzoo", "--checkpoints-repo", "me/ckpt", "--checkpoints",
                  str(checkpoints), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^\s+\d+\.\d\d MB  mnist/vae/model\.safetensors$", out, re.M)
     assert re.search(r"= \d+ files, [\d.]+ MB in all, largest ", out)
+    assert "the Space me/genzoo would run on ZeroGPU (zero-a10g)" in out
+    assert re.search(r"^me/genzoo: would delete 1 file\(s\) no longer in the plan\n  old_tab\.py$", out, re.M)
+    assert re.search(r"^me/ckpt: would delete 1 file\(s\).*\n  mnist/old-model/config\.json$", out, re.M)
+    assert re.search(r"^\s+[\d.]+ MB  mnist/quiz_pool\.npz$", out, re.M) and "docs/training.md" in out
     assert "nothing was uploaded" in out
+
+
+def test_publish_asks_for_zerogpu_and_deletes_what_the_plan_no_longer_has(checkpoints, capsys, monkeypatch):
+    monkeypatch.setattr(FakeHub, "held", {"me/genzoo": ["app.py", "old_tab.py", ".gitattributes"]})
+    monkeypatch.setattr(FakeHub, "calls", [])
+    monkeypatch.setattr("huggingface_hub.HfApi", FakeHub)
+    monkeypatch.setattr(publish, "token", lambda: "hf_test")
+    assert main(["publish", "--space", "me/genzoo", "--checkpoints-repo", "me/ckpt", "--checkpoints",
+                 str(checkpoints)]) == 0
+    calls = FakeHub.calls
+    assert ("hardware", "me/genzoo", "zero-a10g") in calls
+    first_commit = next(i for i, c in enumerate(calls) if c[0] == "commit")
+    assert calls.index(("hardware", "me/genzoo", "zero-a10g")) < first_commit      # before anything is uploaded
+    space_ops = next(c[2] for c in calls if c[0] == "commit" and c[1] == "me/genzoo")
+    deleted = [op.path_in_repo for op in space_ops if type(op).__name__ == "CommitOperationDelete"]
+    assert deleted == ["old_tab.py"]
+    assert ("variable", "me/genzoo", "GENZOO_HUB_REPO", "me/ckpt") in calls
+    assert "on ZeroGPU" in capsys.readouterr().out
+
+
+def test_an_account_without_zerogpu_is_told_so_and_nothing_is_uploaded(checkpoints, capsys, monkeypatch):
+    monkeypatch.setattr(FakeHub, "calls", [])
+    monkeypatch.setattr(FakeHub, "refuse_hardware", True)
+    monkeypatch.setattr("huggingface_hub.HfApi", FakeHub)
+    monkeypatch.setattr(publish, "token", lambda: "hf_test")
+    assert main(["publish", "--space", "me/genzoo", "--checkpoints", str(checkpoints)]) == 2
+    err = capsys.readouterr().err
+    assert "would not give me/genzoo ZeroGPU hardware" in err and "nothing was uploaded" in err
+    assert not [c for c in FakeHub.calls if c[0] == "commit"]
 
 
 def test_files_over_10_mb_are_refused(checkpoints, tmp_path, capsys):
@@ -110,7 +200,7 @@ def test_the_app_loads_the_published_layout_from_the_hub(checkpoints, tmp_path, 
     from genzoo.zoo import Zoo
 
     files = publish.plan("me/genzoo", "me/ckpt", checkpoints=checkpoints)
-    hub = publish.stage(files, "me/ckpt", tmp_path / "hub")
+    hub = stage(files, "me/ckpt", tmp_path / "hub")
     asked = {}
 
     def snapshot_download(repo_id, allow_patterns=None, ignore_patterns=None, **_):
@@ -125,18 +215,10 @@ def test_the_app_loads_the_published_layout_from_the_hub(checkpoints, tmp_path, 
     assert json.loads((zoo.root / "mnist" / "metrics.json").read_text()) == {"models": {}}
 
 
-def test_zerogpu_decorator_does_nothing_off_zerogpu():
-    from genzoo.hosting import DEVICE, gpu_seconds, on_gpu, MAX_GPU_SECONDS
-
-    def draw(n):
-        return n * 2
-    assert on_gpu(lambda n: 10)(draw) is draw and draw(3) == 6
-    assert DEVICE.type == ("cuda" if torch.cuda.is_available() else "cpu")
-    assert gpu_seconds(0) == 5 and gpu_seconds(16 * 100) < gpu_seconds(64 * 100) <= MAX_GPU_SECONDS
-    assert gpu_seconds(10 ** 9) == MAX_GPU_SECONDS
-
-
-def test_gitattributes_keeps_binaries_in_lfs():
+def test_the_repository_makes_no_lfs_claim_it_does_not_keep():
+    """The binaries are plain git objects (the Hub's API stores large files itself when ``publish`` sends them), so
+    no attribute may send them through an LFS filter: a clone with git-lfs would report each as wrong."""
     text = (PROJECT_ROOT / ".gitattributes").read_text()
+    assert "filter=lfs" not in text
     for ext in ("safetensors", "png", "gif", "npz"):
-        assert re.search(rf"^\*\.{ext} filter=lfs diff=lfs merge=lfs -text$", text, re.M), ext
+        assert re.search(rf"^\*\.{ext} binary$", text, re.M), ext

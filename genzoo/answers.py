@@ -7,6 +7,11 @@ pictures for real ones (the *fooled rate*), beside how often they take real pict
 The file's path comes from ``$GENZOO_DB`` (default ``data/quiz.sqlite3``, git-ignored). It is opened in WAL mode,
 so answers survive the process being killed, and its schema is versioned with ``PRAGMA user_version``. Nothing
 personal is stored: a random id per browser, never an IP address.
+
+Each picture is served, and so answered, through a channel: ``page`` (a person in the app's page) or ``api`` (a
+program, through the public API or an MCP tool). Only the page's answers make the human score.
+
+On a Space, ``genzoo.quiz_sync`` keeps the file in a Hub dataset.
 """
 from __future__ import annotations
 
@@ -21,9 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 REAL = "real"                       # the source of a real test picture; any other source is a model's name
 ANSWERS = ("real", "generated")
+PAGE, API = "page", "api"           # who answers: a person in the page, or a program (not counted as human)
+CHANNELS = (PAGE, API)
 BUSY_S = 5.0                        # how long a write waits for another writer before giving up (2 s was too
                                     # short for 16 players on a busy 2-core machine)
 TOO_FEW = 30                        # below this many answers a rate is shown as "too few answers"
@@ -36,7 +43,8 @@ CREATE TABLE served (
     dataset    TEXT NOT NULL,
     source     TEXT NOT NULL,            -- 'real' or a model's name
     picture    INTEGER NOT NULL,         -- which picture of that source's pool
-    served_at  REAL NOT NULL
+    served_at  REAL NOT NULL,
+    channel    TEXT NOT NULL DEFAULT 'page' CHECK (channel IN ('page', 'api'))
 );
 CREATE TABLE answers (
     token       TEXT PRIMARY KEY REFERENCES served (token),
@@ -47,6 +55,7 @@ CREATE TABLE answers (
     answer      TEXT NOT NULL CHECK (answer IN ('real', 'generated')),
     correct     INTEGER NOT NULL,
     answered_at REAL NOT NULL,
+    channel     TEXT NOT NULL DEFAULT 'page' CHECK (channel IN ('page', 'api')),  -- the served picture's
     UNIQUE (browser, dataset, source, picture)   -- one answer per picture per browser
 );
 CREATE INDEX served_by_browser ON served (browser, dataset);
@@ -147,9 +156,14 @@ class AnswerStore:
                              f"({SCHEMA_VERSION})")
         con.execute("BEGIN IMMEDIATE")            # one writer creates the tables; the others wait, then see them
         try:
-            if con.execute("PRAGMA user_version").fetchone()[0] == 0:
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
                 for statement in filter(str.strip, SCHEMA.split(";")):
                     con.execute(statement)
+            elif version == 1:                    # before channels: every answer came from the page
+                for table in ("served", "answers"):
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN channel TEXT NOT NULL DEFAULT 'page'")
+            if version < SCHEMA_VERSION:
                 con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             con.execute("COMMIT")
         except BaseException:
@@ -157,10 +171,12 @@ class AnswerStore:
             raise
 
     # -- writing -------------------------------------------------------------------------------
-    def serve(self, token: str, browser: str, dataset: str, source: str, picture: int) -> None:
+    def serve(self, token: str, browser: str, dataset: str, source: str, picture: int, channel: str = PAGE) -> None:
+        if channel not in CHANNELS:
+            raise ValueError(f"channel must be one of {CHANNELS}, got {channel!r}")
         with self.connect() as con:
-            con.execute("INSERT INTO served VALUES (?, ?, ?, ?, ?, ?)",
-                        (token, browser, dataset, source, picture, time.time()))
+            con.execute("INSERT INTO served VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (token, browser, dataset, source, picture, time.time(), channel))
 
     def record(self, token: str, browser: str, answer: str) -> tuple[str, str, bool]:
         """Store an answer to a served picture; its dataset, source and whether it was right. Raises StoreError with
@@ -168,15 +184,15 @@ class AnswerStore:
         if answer not in ANSWERS:
             raise StoreError(f"an answer is 'real' or 'generated', not {answer!r}")
         with self.connect() as con:
-            row = con.execute("SELECT dataset, source, picture FROM served WHERE token = ? AND browser = ?",
+            row = con.execute("SELECT dataset, source, picture, channel FROM served WHERE token = ? AND browser = ?",
                               (token, browser)).fetchone()
             if row is None:
                 raise StoreError("that picture was not shown to you, so it cannot be answered; ask for a new one")
-            dataset, source, picture = row
+            dataset, source, picture, channel = row
             correct = (answer == REAL) == (source == REAL)
             try:
-                con.execute("INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                            (token, browser, dataset, source, picture, answer, int(correct), time.time()))
+                con.execute("INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (token, browser, dataset, source, picture, answer, int(correct), time.time(), channel))
             except sqlite3.IntegrityError:
                 raise StoreError("you have already answered that picture; ask for a new one") from None
             return dataset, source, correct
@@ -202,11 +218,12 @@ class AnswerStore:
             return con.execute("SELECT COUNT(*) FROM answers WHERE browser = ?", (browser,)).fetchone()[0]
 
     def scores(self, dataset: Optional[str] = None) -> list[HumanScore]:
-        """Every source's rate, by dataset: models' fooled rates and real pictures' false-alarm rates."""
+        """Every source's rate, by dataset, from people's answers in the page alone: models' fooled rates and real
+        pictures' false-alarm rates."""
         query = ("SELECT dataset, source, SUM(CASE WHEN (source = 'real') = (answer = 'real') THEN 0 ELSE 1 END), "
-                 "COUNT(*) FROM answers {} GROUP BY dataset, source ORDER BY dataset, source")
+                 "COUNT(*) FROM answers WHERE channel = 'page' {} GROUP BY dataset, source ORDER BY dataset, source")
         with self.connect() as con:
-            rows = (con.execute(query.format("WHERE dataset = ?"), (dataset,)) if dataset else
+            rows = (con.execute(query.format("AND dataset = ?"), (dataset,)) if dataset else
                     con.execute(query.format(""))).fetchall()
         # for a model a wrong answer is "real" (fooled); for real pictures it is "generated" (a false alarm)
         return [HumanScore(ds, source, Rate(int(wrong), int(n))) for ds, source, wrong, n in rows]
@@ -231,23 +248,3 @@ class AnswerStore:
             con.backup(copy)
         staging.replace(target)
         return target
-
-
-def start_hub_sync(store: AnswerStore, repo_id: Optional[str] = None, every_minutes: float = 5):
-    """On Spaces: push a snapshot of the answers to the Hub dataset ``$GENZOO_QUIZ_REPO`` every few minutes (the
-    usual way a Space keeps what visitors leave). None when no repo is named."""
-    repo_id = repo_id or os.environ.get("GENZOO_QUIZ_REPO")
-    if not repo_id:
-        return None
-    from huggingface_hub import CommitScheduler
-
-    folder = store.path.parent / "hub-snapshot"
-
-    class SnapshotScheduler(CommitScheduler):
-        def push_to_hub(self):
-            store.snapshot(folder / "quiz.sqlite3")
-            return super().push_to_hub()
-
-    folder.mkdir(parents=True, exist_ok=True)
-    return SnapshotScheduler(repo_id=repo_id, repo_type="dataset", folder_path=folder, every=every_minutes,
-                             allow_patterns=["quiz.sqlite3"])

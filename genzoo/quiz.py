@@ -23,7 +23,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from .answers import REAL, AnswerStore, StoreError
+from .answers import API, PAGE, REAL, AnswerStore, StoreError
 from .imaging import as_numpy_uint8
 from .registry import SPECS, sampler_options
 from .zoo import Zoo
@@ -48,9 +48,12 @@ def new_browser_id() -> str:
     return secrets.token_hex(16)
 
 
-def check_browser(browser) -> str:
+def check_browser(browser, channel: str = PAGE) -> str:
+    """The player's id, or a StoreError in words for whoever asked: a person in the page, or a program."""
     if not isinstance(browser, str) or not BROWSER_ID.match(browser):
-        raise StoreError("this browser has no quiz id yet; reload the page")
+        raise StoreError("browser_id must be a random id of 8 to 64 letters, digits, '-' or '_': make one up and "
+                         "send the same one with all of one player's pictures and answers" if channel == API else
+                         "this browser has no quiz id yet; reload the page")
     return browser
 
 
@@ -148,12 +151,13 @@ class Quiz:
         source = REAL if self.rng.choice(kinds) == REAL else self.rng.choice(models)
         return source, self.rng.choice(fresh[source])
 
-    def next(self, dataset: str, browser: str) -> tuple[np.ndarray, str]:
-        """The next picture for a browser, and the token to answer it with (which says nothing of its source)."""
-        browser = check_browser(browser)
+    def next(self, dataset: str, browser: str, channel: str = PAGE) -> tuple[np.ndarray, str]:
+        """The next picture for a browser, and the token to answer it with (which says nothing of its source). Its
+        answer counts in the human score only when the picture was served to a person in the page (``channel``)."""
+        browser = check_browser(browser, channel)
         source, index = self.choose(dataset, browser)
         token = secrets.token_hex(16)
-        self.store.serve(token, browser, dataset, source, index)
+        self.store.serve(token, browser, dataset, source, index, channel)
         return self.pools[dataset][source][index], token
 
     # -- the answers ----------------------------------------------------------------------------------
@@ -162,8 +166,8 @@ class Quiz:
         if len(times) == MAX_RATE and time.monotonic() - times[0] < 1.0:
             raise StoreError(f"slow down: at most {MAX_RATE} answers a second")
 
-    def answer(self, token: str, answer: str, browser: str) -> Verdict:
-        browser = check_browser(browser)
+    def answer(self, token: str, answer: str, browser: str, channel: str = PAGE) -> Verdict:
+        browser = check_browser(browser, channel)
         if not isinstance(token, str) or not token:
             raise StoreError("there is no picture to answer yet; ask for one first")
         with self.rate_lock:

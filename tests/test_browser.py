@@ -323,7 +323,7 @@ QUIZ_TURN = ("([n, src]) => { const v = document.querySelector('#quiz-verdict').
              " img.complete && img.naturalWidth > 0; }")
 
 
-def test_the_quiz_plays_three_rounds_with_the_keyboard_and_the_buttons(page):
+def test_the_quiz_plays_three_rounds_with_the_keyboard_and_the_buttons(page, app_server):
     """Three pictures answered (two by key, one by button): each answer is judged at once and a new picture follows."""
     from playwright.sync_api import TimeoutError
 
@@ -348,6 +348,9 @@ def test_the_quiz_plays_three_rounds_with_the_keyboard_and_the_buttons(page):
         verdicts.append(page.locator("#quiz-verdict").inner_text())
         page.wait_for_timeout(600)                          # the rule: at most two answers a second
     assert all(("Right!" in v or "Not this time." in v) and "It was " in v for v in verdicts), verdicts
+    # a person's answers in the page are the ones the human score counts
+    from genzoo.answers import AnswerStore
+    assert sum(s.rate.n for s in AnswerStore(app_server.db).scores()) >= len(verdicts)
     shot(page, "11-quiz")
     no_error_shown(page)
 

@@ -9,8 +9,9 @@ from dataclasses import asdict
 import gradio as gr
 from PIL import Image
 
-from ..answers import AnswerStore, StoreError, start_hub_sync
+from ..answers import API, PAGE, AnswerStore, StoreError
 from ..quiz import Quiz, new_browser_id
+from ..quiz_sync import HubSync
 from ..zoo import Zoo
 from .common import Built, api, friendly, progress_adapter
 from .inputs import Textbox
@@ -36,9 +37,9 @@ document.addEventListener('keydown', (e) => {
 """
 
 
-def keeping(repo: str | None) -> str:
-    return (f"Answers are kept in the Hub dataset `{repo}` (a copy is pushed every few minutes)." if repo else
-            "Answers last only as long as this machine runs: they are not copied anywhere else.")
+def page_only(name: str) -> dict:
+    """A listener only the page itself can call (Gradio's client libraries cannot)."""
+    return {"api_name": name, "api_visibility": "private"}
 
 
 def verdict_words(v: dict) -> str:
@@ -50,12 +51,15 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     store = AnswerStore()
     quiz = Quiz(zoo, store)
     repo = os.environ.get("GENZOO_QUIZ_REPO")
-    if repo:
-        start_hub_sync(store, repo)
+    kept = (HubSync(store, repo).start().words if repo else
+            "Answers last only as long as this machine runs: they are not copied anywhere else.")
     with gr.Tab("Real or generated?", id="quiz") as tab:
-        gr.Markdown(TEXT["quiz"] + "\n\n*" + keeping(repo) + " No personal data is stored: only a random id kept in "
+        gr.Markdown(TEXT["quiz"] + "\n\n*" + kept + " No personal data is stored: only a random id kept in "
                     "your browser, never your address.*")
-        saved_id = gr.BrowserState("", storage_key="genzoo-quiz-browser")
+        # the id is random and says nothing about the player; a fixed key (not Gradio's default, new at every start)
+        # lets the browser read it back after the app restarts, so a player keeps one id
+        saved_id = gr.BrowserState("", storage_key="genzoo-quiz-browser",
+                                   secret=os.environ.get("GENZOO_BROWSER_SECRET", "genzoo-quiz-browser-id"))
         browser = Textbox(visible=False)
         token = Textbox(visible=False)
         with gr.Row(equal_height=True):
@@ -74,22 +78,30 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         known = next((v for v in (current, saved) if isinstance(v, str) and v), None) or new_browser_id()
         return known, known
 
+    def next_picture(dataset, browser_id, channel, progress=None):
+        try:
+            quiz.pools_for(dataset, progress)
+            pixels, answer_token = quiz.next(dataset, browser_id, channel)
+        except StoreError as exc:
+            raise ValueError(str(exc)) from None
+        pil = Image.fromarray(pixels, mode="L")
+        return pil.resize((pil.width * SCALE, pil.height * SCALE), Image.NEAREST), answer_token
+
     @friendly
     def quiz_next(dataset, browser_id, progress=gr.Progress()):
-        """The next quiz picture for a browser: a real test picture or one drawn by a model (half each), and the
-        token to answer it with. The response does not say which it is.
+        """The next quiz picture for a player: a real test picture or one drawn by a model (half each), and the
+        token to answer it with. The response does not say which it is. A program's answers are judged, but only
+        people's answers in the page count in the human score.
 
         Args:
             dataset: the dataset, "mnist" or "fashion"
             browser_id: a random id of 8 to 64 letters, digits, "-" or "_", the same for all of one player's answers
         """
-        try:
-            quiz.pools_for(dataset, progress_adapter(progress))
-            pixels, answer_token = quiz.next(dataset, browser_id)
-        except StoreError as exc:
-            raise ValueError(str(exc)) from None
-        pil = Image.fromarray(pixels, mode="L")
-        return pil.resize((pil.width * SCALE, pil.height * SCALE), Image.NEAREST), answer_token
+        return next_picture(dataset, browser_id, API, progress_adapter(progress))
+
+    @friendly
+    def page_next(dataset, browser_id, progress=gr.Progress()):
+        return next_picture(dataset, browser_id, PAGE, progress_adapter(progress))
 
     @friendly
     def quiz_answer(answer_token: str, answer: str, browser_id: str) -> dict:
@@ -101,8 +113,11 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             answer: "real" or "generated"
             browser_id: the id the picture was asked for with
         """
+        return judged(answer_token, answer, browser_id, API)
+
+    def judged(answer_token, answer, browser_id, channel) -> dict:
         try:
-            return asdict(quiz.answer(answer_token, answer, browser_id))
+            return asdict(quiz.answer(answer_token, answer, browser_id, channel))
         except StoreError as exc:
             raise ValueError(str(exc)) from None
 
@@ -123,29 +138,34 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     def answered(kind):
         @friendly
         def handler(answer_token, browser_id):
-            v = quiz_answer(answer_token, kind, browser_id)
+            v = judged(answer_token, kind, browser_id, PAGE)
             return verdict_words(v), (v["round_summary"] or gr.skip()), ""
         return handler
 
     with tab:                         # (an API-only endpoint is a component: it goes inside the tab)
         gr.api(quiz_answer, api_name="quiz_answer", **LANE)
+        # programs ask for pictures here (a picture comes back as a file, so it needs the page's picture component);
+        # no visitor sees or presses this button
+        for_programs = gr.Button(visible=False)
         gr.api(quiz_results, api_name="quiz_results", **LANE)
+    for_programs.click(quiz_next, [dataset, browser], [picture, token], **api("quiz_next"), **LANE)
     # the id is settled before a picture is asked for (the page's load event may not have answered yet)
     identify = dict(fn=remember, inputs=[saved_id, browser], outputs=[saved_id, browser], queue=False)
     demo.load(**identify, **api("quiz_browser_id"))
-    show = dict(fn=quiz_next, inputs=[dataset, browser], outputs=[picture, token], **LANE)
-    nxt.click(**identify, **api("quiz_browser_id_next")).then(**show, **api("quiz_next"))
+    # the page's own pictures and answers (the ones that count as people's) are private: no API client can send them
+    show = dict(fn=page_next, inputs=[dataset, browser], outputs=[picture, token], **LANE)
+    nxt.click(**identify, **api("quiz_browser_id_next")).then(**show, **page_only("quiz_show"))
 
     def quiz_open(ds, browser_id, answer_token, progress=gr.Progress()):
         """The first picture when the tab opens (the one on show stays, if any)."""
-        return quiz_next(ds, browser_id, progress) if not answer_token else (gr.skip(), gr.skip())
+        return page_next(ds, browser_id, progress) if not answer_token else (gr.skip(), gr.skip())
 
     tab.select(**identify, **api("quiz_browser_id_open")).then(
-        quiz_open, [dataset, browser, token], [picture, token], **LANE, **api("quiz_open"))
+        quiz_open, [dataset, browser, token], [picture, token], **LANE, **page_only("quiz_open"))
     for button, kind in ((real, "real"), (generated, "generated")):
         # the token is cleared with the verdict, so a second press cannot answer the same picture again
-        button.click(answered(kind), [token, browser], [verdict, summary, token], **api(f"quiz_answer_{kind}"),
-                     **LANE).success(**show, **api(f"quiz_next_after_{kind}"))
+        button.click(answered(kind), [token, browser], [verdict, summary, token], **page_only(f"quiz_answer_{kind}"),
+                     **LANE).success(**show, **page_only(f"quiz_show_after_{kind}"))
     dataset.change(lambda: ("", None, "", ""), None, [token, picture, verdict, summary], **api("quiz_reset"))
     built = Built()
     return built._replace(tab="quiz", link={})

@@ -109,6 +109,22 @@ class AppServer:
             time.sleep(0.5)
         raise RuntimeError(f"the warm-up did not finish within {timeout:.0f} s; see {self.log.name}")
 
+    def endpoints(self) -> list[tuple[str, list, bool]]:
+        """Every named listener the page can call, with its inputs' starting values (as the page first sends them)
+        and whether it streams."""
+        import json
+
+        config = json.load(urllib.request.urlopen(f"{self.url.rstrip('/')}/config", timeout=30))
+        components = {c["id"]: c for c in config["components"]}
+        out = []
+        for d in config["dependencies"]:
+            if not d.get("api_name") or d.get("api_visibility") == "private" or not d.get("backend_fn", True):
+                continue
+            values = [components[i].get("props", {}).get("value") for i in d["inputs"]
+                      if components[i]["type"] != "state"]
+            out.append((d["api_name"], values, bool(d.get("types", {}).get("generator"))))
+        return out
+
     def stop(self) -> None:
         self.proc.terminate()
         try:

@@ -13,13 +13,12 @@ Outside a lease, ZeroGPU lends no GPU: the networks' weights there are empty pla
 network whose weights live on (emulated) CUDA is checked: one outside a lease is written to REPORT, as JSON lines
 ``{"outside": module, "thread": name, "where": frames}``; each lease as ``{"lease": seconds}``.
 
-``GENZOO_ZEROGPU_REFUSE=1`` makes every lease fail as ZeroGPU fails when a visitor's quota is spent.
+While a file ``REPORT.refuse`` exists, every lease fails as ZeroGPU fails when a visitor's quota is spent.
 """
 from __future__ import annotations
 
 import functools
 import json
-import os
 import pickle
 import runpy
 import sys
@@ -54,7 +53,7 @@ def stand_in_gpu(report: Path):
         def leased(*args, **kwargs):
             seconds = duration(*args, **kwargs) if callable(duration) else duration
             record(report, lease=seconds, task=task.__name__)
-            if os.environ.get("GENZOO_ZEROGPU_REFUSE"):
+            if report.with_suffix(".refuse").exists():
                 raise gr.Error("You have exceeded your GPU quota (stand-in)", title="ZeroGPU quota exceeded")
             args, kwargs = pickle.loads(pickle.dumps((args, kwargs)))
             own = threading.current_thread() is not main          # the main thread holds the emulation already

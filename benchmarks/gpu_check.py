@@ -123,8 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         memory.running = False
         gpu.stop()
         cpu.stop()
-    device = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                            text=True).stdout.strip() or "no GPU seen by nvidia-smi"
+    try:
+        device = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                                text=True, timeout=30).stdout.strip() or "no GPU seen by nvidia-smi"
+    except (OSError, subprocess.SubprocessError):
+        device = "no nvidia-smi: CPU only"
     lines = [f"GPU check ({time.strftime('%Y-%m-%d')}, {device}): {len(rows)} endpoints, {len(errors)} errors, "
              f"peak GPU memory {memory.peak} MiB, largest GPU/CPU picture difference {worst:.3f} (0..255 a pixel)",
              "", "| endpoint | seconds | result |", "|---|---|---|"]

@@ -47,6 +47,7 @@ def _load(args, able, why: str):
 
 
 def _sample(args) -> None:
+    from .data import dataset_info
     from .registry import sampler_options
     from .sampling import partial_path, resolve_labels, sample_batched, write_samples
 
@@ -59,6 +60,8 @@ def _sample(args) -> None:
     if given and not default:
         raise ValueError(f"--sampler/--steps/--eta/--guidance apply to diffusion models only, not {args.model}")
     options = {**default, **given}
+    if labels is None and model.conditional:        # no class asked: classes in the training set's proportions
+        options["class_prior"] = dataset_info(args.dataset).class_prior
     t0 = time.time()
     partial = partial_path(Path(args.out))
     images, drawn = sample_batched(model, args.n, labels, seed=args.seed, batch_size=args.batch_size,

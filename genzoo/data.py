@@ -19,14 +19,23 @@ class DatasetInfo:
     torchvision_name: str
     noun: str
     class_names: tuple[str, ...]
+    train_counts: tuple[int, ...]           # pictures of each class in the training set
+
+    @property
+    def class_prior(self) -> tuple[float, ...]:
+        """Each class's share of the training set: how often a model asked for no class draws it."""
+        total = sum(self.train_counts)
+        return tuple(c / total for c in self.train_counts)
 
 
 DATASETS: dict[str, DatasetInfo] = {
     "mnist": DatasetInfo("mnist", "MNIST digits", "MNIST", "digit",
-                         tuple(str(i) for i in range(10))),
+                         tuple(str(i) for i in range(10)),
+                         (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)),
     "fashion": DatasetInfo("fashion", "Fashion-MNIST clothes", "FashionMNIST", "item of clothing",
                            ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")),
+                            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+                           (6000,) * 10),
 }
 
 

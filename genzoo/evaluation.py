@@ -19,7 +19,7 @@ from models import Classifier, GenerativeModel, count_parameters
 
 from . import explore
 from .checkpoints import checkpoint_root, hardware, load_history, load_model, write_json
-from .data import load_split, to_unit
+from .data import dataset_info, load_split, to_unit
 from .measurements import Measurements
 from .metrics import class_kl, frechet_distance, laplacian_variance, precision_recall
 from . import registry
@@ -142,7 +142,8 @@ def evaluate_model(name: str, dataset: str, model: GenerativeModel, ev: Evaluato
         "precision": precision,
     }
     images, drawn = sample_batched(model, n, None, seed=seed, progress=progress, precision=precision,
-                                   resume=partials["unconditional"], **default)
+                                   resume=partials["unconditional"], **default,
+                                   **({"class_prior": dataset_info(dataset).class_prior} if model.conditional else {}))
     out["unconditional"] = ev.score(images)
     checked = (images, None, seed)            # the set a lower precision is checked on: the conditional one if any
     if samples_dir is not None:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from .answers import API, PAGE, REAL, AnswerStore, StoreError
+from .data import dataset_info
 from .imaging import as_numpy_uint8
 from .registry import SPECS, sampler_options
 from .zoo import Zoo
@@ -71,7 +72,7 @@ def draw_pool(zoo: Zoo, dataset: str, name: str, n: int) -> np.ndarray:
     """``n`` pictures from a model with the app's sampler settings and the model's own fixed seed, as uint8."""
     with torch.no_grad():
         images = zoo.model(dataset, name).sample(n, generator=torch.Generator().manual_seed(10_000 + list(SPECS).index(
-            name)), **sampler_options(name, dataset))
+            name)), class_prior=dataset_info(dataset).class_prior, **sampler_options(name, dataset))
     return as_numpy_uint8(images)
 
 

@@ -108,8 +108,6 @@ def sample_batched(model: GenerativeModel, n: int, labels: Optional[torch.Tensor
                   initial=-(-start // batch_size), total=-(-n // batch_size)):
         m = min(batch_size, n - i)
         lab = labels[i:i + m] if labels is not None else None
-        if lab is None and model.requires_labels:
-            lab = torch.randint(0, model.num_classes, (m,), generator=g)
         with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
             out.append(model.sample(m, lab, generator=g, **options).float().cpu())
         if lab is not None:

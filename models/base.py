@@ -136,15 +136,37 @@ class GenerativeModel(ZooModel):
             raise ValueError(f"labels must lie in 0..{self.num_classes - 1}")
         return labels.to(self.device)
 
+    # -- sampling with no class asked: one rule for every class-conditional model -------
+    def draw_classes(self, n: int, generator: Optional[torch.Generator] = None,
+                     class_prior=None) -> torch.Tensor:
+        """``n`` classes drawn at random in the training set's proportions (``class_prior``: a count or share per
+        class; equal shares when not given), on the CPU."""
+        p = torch.ones(self.num_classes, dtype=torch.float64) if class_prior is None else \
+            torch.as_tensor(class_prior, dtype=torch.float64)
+        if p.shape != (self.num_classes,) or (p < 0).any() or p.sum() <= 0:
+            raise ValueError(f"class_prior must give {self.num_classes} non-negative shares")
+        return torch.multinomial(p / p.sum(), n, replacement=True, generator=generator)
+
+    def plain(self, options: dict) -> dict:
+        """The sampler options that draw from the model of a class plainly, with no extra push towards it (a
+        diffusion model: guidance 1); a one-pass model has none to change."""
+        return options
+
     @torch.no_grad()
-    def sample(self, n: int, labels=None, generator: Optional[torch.Generator] = None,
+    def sample(self, n: int, labels=None, generator: Optional[torch.Generator] = None, class_prior=None,
                **options) -> torch.Tensor:
-        """Draw ``n`` images ``[n, 1, 28, 28]`` in [0, 1]; ``labels`` only for conditional models."""
+        """Draw ``n`` images ``[n, 1, 28, 28]`` in [0, 1]; ``labels`` only for conditional models.
+
+        With no class asked, a class-conditional model draws each picture's class at random in the training set's
+        proportions (``class_prior``), then the picture from its model of that class, plainly (``plain``): a draw
+        from the same p(x) an unconditional model learns. (A diffusion model's "no class" input is not used here;
+        ``generate`` with no labels still reaches it.)"""
         if n < 1:
             raise ValueError("n must be at least 1")
         labels = self.check_labels(labels, n)
-        if labels is None and self.requires_labels:
-            labels = torch.randint(0, self.num_classes, (n,), generator=generator).to(self.device)
+        if labels is None and self.conditional:
+            labels = self.draw_classes(n, generator, class_prior).to(self.device)
+            options = self.plain(options)
         return self.generate(self.noise(n, generator), labels, generator=generator, **options)
 
 

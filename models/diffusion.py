@@ -48,6 +48,10 @@ class DiffusionBase(GenerativeModel):
     def requires_labels(self) -> bool:
         return False
 
+    def plain(self, options: dict) -> dict:
+        """Guidance 1: each class's own model, with no extra push (and so one network run a step)."""
+        return {**options, "guidance": 1.0, "guidance_interval": None}
+
     @property
     def T(self) -> int:
         return self.schedule.T

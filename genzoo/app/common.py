@@ -216,7 +216,8 @@ def draw(zoo: Zoo, dataset: str, name: str, n: int, seed: int, label: Optional[i
     from ..imaging import grid_pil
 
     def compute():
-        out = explore.timed_sample(zoo.model(dataset, name), n, seed, label, **dict(opts))
+        prior = {} if label is not None else {"class_prior": dataset_info(dataset).class_prior}    # no class asked
+        out = explore.timed_sample(zoo.model(dataset, name), n, seed, label, **dict(opts), **prior)
         return grid_pil(out.images, nrow=min(n, ROW), scale=3), out.seconds
 
     return DRAWN.get((zoo, dataset, name, n, seed, label, opts), compute)

@@ -124,7 +124,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         with gr.Row():
             model = Dropdown(model_choices(zoo, default, diffusion_models()), value=featured("diffusion")[0],
                                 label="Model")
-            target = class_dropdown(["any"] + names, value="any", label="Class to draw")
+            target = class_dropdown(["any"] + names, value="any",
+                                    label="Class to draw (any: the model's own “no class” input)")
             seed = Number(value=0, precision=0, minimum=0, label="Seed")
             steps = Slider(10, 200, value=50, step=1, label="Steps")
         go_ = gr.Button("Run the reverse process", variant="primary")

@@ -12,7 +12,9 @@ test images are kept apart to check them fairly.""",
     "sample": """**New pictures from random numbers.** Each model turns the same seed (a starting number for the
 randomness) into pictures. Notice that VAE samples look blurry: it learns an average of plausible pictures. GAN samples
 are sharp because a critic punished blur, but a GAN can get stuck drawing few kinds. Diffusion models are sharp *and*
-varied, yet slow: they denoise step by step, so each picture costs many network runs. The caption gives the time.""",
+varied, yet slow: they denoise step by step, so each picture costs many network runs. The caption gives the time.
+Models that can be told a class pick one at random for each picture here, as often as it appears in the training
+pictures, and then draw it plainly.""",
     "class": """**Ask for a class.** These models were also told the class while learning, so you can ask for one.
 For the diffusion models, *guidance strength* trades variety for typicality: at 0 the class is ignored, at 1 it is
 followed plainly, and higher values push every picture towards the most typical look of that class — clearer, but

@@ -6,7 +6,7 @@
   fresh seed each time: server time, median of 3 (until the answer, with its pictures' addresses, has arrived; a
   browser then fetches the pictures side by side, so the client here does not download them).
 
-Appends its section to benchmarks/results.md with the machine described.
+Replaces its section of benchmarks/results.md (``benchmarks.report``), with the machine described.
 
     python -m benchmarks.fast [--dataset mnist]
 """
@@ -94,14 +94,11 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(2)
     root = checkpoint_root()
-    lines = ["", f"## Fast diffusion bars — {args.dataset}", "",
-             f"Machine: {machine()}, 2 torch threads, torch {torch.__version__}; measured "
-             f"{time.strftime('%Y-%m-%d')}.", "", *ratio_lines(args.dataset, root), "",
-             *tab_lines(args.dataset, root, ROOT / "benchmarks" / "app.log")]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with open(args.out, "a") as f:
-        f.write(text)
+    from benchmarks.report import record
+
+    lines = [*ratio_lines(args.dataset, root), "", *tab_lines(args.dataset, root, ROOT / "benchmarks" / "app.log")]
+    print(record(f"Fast diffusion bars — {args.dataset}", "\n".join(lines), args.out,
+                 machine=f"{machine()}, 2 torch threads, torch {torch.__version__}"))
 
 
 if __name__ == "__main__":

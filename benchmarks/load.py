@@ -6,7 +6,7 @@ The load run sends ``clients`` concurrent visitors, each making ``requests`` mix
 (sample, pick a class, interpolate, latent map, reconstruct) with fresh seeds; it counts
 errors (anything but the queue's own "full" refusal) and reports p50 / p95 latency and
 throughput. The soak run sends ``soak`` requests and reads the server's resident memory
-after warm-up and at the end. Results are appended to benchmarks/results.md.
+after warm-up and at the end. Each replaces its section of benchmarks/results.md (``benchmarks.report``).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks.report import record
 from genzoo.checkpoints import cpu_name
 from tests.app_server import AppServer
 
@@ -138,25 +139,24 @@ def main() -> None:
     try:
         server.wait_until_warm(600)           # visitors after start-up: the warm-up's own work is not timed
         load = run_load(server.url, args.clients, args.requests)
-        lines = ["", f"## Load: {args.clients} visitors × {args.requests} mixed requests", "",
-                 f"Machine: {cpu_name()}, {os.cpu_count()} CPUs; "
-                 f"measured {time.strftime('%Y-%m-%d')}. Mix: {', '.join(api for api, _ in MIX)} (fresh seeds).", "",
+        machine = f"{cpu_name()}, {os.cpu_count()} CPUs"
+        lines = [f"Mix: {', '.join(api for api, _ in MIX)} (fresh seeds).", "",
                  f"- {load.line()}",
                  "- median latency per endpoint: " + ", ".join(
                      f"{api} {statistics.median(t):.2f} s" for api, t in load.by_api.items())]
         lines += [f"  - error: {e}" for e in load.errors[:10]]
+        print(record(f"Load: {args.clients} visitors × {args.requests} mixed requests", "\n".join(lines), args.out,
+                     machine=machine))
         if args.soak:
             soak, before, after = run_soak(server.url, server.proc.pid, args.soak)
-            lines += ["", f"## Soak: {args.soak} requests ({', '.join(api for api, _ in LIGHT_MIX)})", "",
-                      f"- {soak.line()}",
-                      f"- resident memory after warm-up {before:.0f} MB, at the end {after:.0f} MB: "
-                      f"growth **{after - before:+.0f} MB**"]
+            lines = [f"- {soak.line()}",
+                     f"- resident memory after warm-up {before:.0f} MB, at the end {after:.0f} MB: "
+                     f"growth **{after - before:+.0f} MB**"]
             lines += [f"  - error: {e}" for e in soak.errors[:10]]
+            print(record(f"Soak: {args.soak} requests ({', '.join(api for api, _ in LIGHT_MIX)})", "\n".join(lines),
+                         args.out, machine=machine))
     finally:
         server.stop()
-    with open(args.out, "a") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":

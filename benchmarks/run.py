@@ -117,20 +117,15 @@ def main() -> None:
     p.add_argument("--checkpoints", type=Path, default=checkpoint_root())
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results.md")
     args = p.parse_args()
+    from benchmarks.report import record
+
     torch.set_num_threads(2)
     machine = f"{cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
-    lines = [
-        f"# GenZoo benchmarks — {args.dataset}",
-        "",
-        f"Machine: {machine}; measured {time.strftime('%Y-%m-%d')}.",
-        "",
-        "## Through the app's HTTP API",
-        "",
-    ]
-    lines += app_benchmarks(args.dataset, args.checkpoints, ROOT / "benchmarks" / "app.log")
-    lines += ["", "## DDPM sampler against the textbook loop", ""] + sampler_comparison(args.dataset, args.checkpoints)
-    args.out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    print(record(f"Through the app's HTTP API — {args.dataset}",
+                 "\n".join(app_benchmarks(args.dataset, args.checkpoints, ROOT / "benchmarks" / "app.log")),
+                 args.out, machine=machine))
+    print(record(f"DDPM sampler against the textbook loop — {args.dataset}",
+                 "\n".join(sampler_comparison(args.dataset, args.checkpoints)), args.out, machine=machine))
 
 
 if __name__ == "__main__":

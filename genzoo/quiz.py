@@ -28,6 +28,7 @@ from .data import dataset_info
 from .imaging import as_numpy_uint8
 from .registry import SPECS, sampler_options
 from .zoo import Zoo
+from models.base import NO_CLASS_RULE
 
 POOL = 24              # pictures drawn by each model, once per dataset
 REAL_POOL = 400        # real test pictures to show (from the shipped subset)
@@ -87,7 +88,7 @@ def write_pool(zoo: Zoo, dataset: str, n: int = POOL, progress: Optional[Callabl
             progress(i / len(names), title(name))
         pools[name] = draw_pool(zoo, dataset, name, n)
         about[name] = {"weights": weights_id(zoo.entry(dataset, name).folder), "n": n,
-                       "sampler": sampler_options(name, dataset)}
+                       "sampler": sampler_options(name, dataset), "no_class": NO_CLASS_RULE}
     out = Path(zoo.root) / dataset / POOL_FILE
     np.savez_compressed(out, about=np.array(json.dumps(about)), **pools)
     return out
@@ -102,7 +103,8 @@ def read_pool(zoo: Zoo, dataset: str) -> dict[str, np.ndarray]:
         about = json.loads(str(f["about"]))
         return {name: f[name] for name, a in about.items() if name in zoo.ready(dataset)
                 and a["weights"] == weights_id(zoo.entry(dataset, name).folder)
-                and a["sampler"] == json.loads(json.dumps(sampler_options(name, dataset)))}
+                and a["sampler"] == json.loads(json.dumps(sampler_options(name, dataset)))
+                and a.get("no_class") == NO_CLASS_RULE}
 
 
 class Quiz:

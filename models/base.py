@@ -76,6 +76,11 @@ class ZooModel(nn.Module, PyTorchModelHubMixin):
         """Hook run after each epoch, before saving, with training images (e.g. to fit a prior)."""
 
 
+#: how a class-conditional model draws when no class is asked (``GenerativeModel.sample``), as recorded beside
+#: pictures drawn ahead and scores, so that a change of the rule shows which of them are out of date
+NO_CLASS_RULE = "classes drawn in the training set's proportions, each drawn plainly"
+
+
 class GenerativeModel(ZooModel):
     """The one interface of every generative model.
 

@@ -120,7 +120,7 @@ def _export_data(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from models.samplers import SAMPLERS
+    from models.samplers import SAMPLER_WORDS
 
     from .registry import SPECS
     from .sampling import PRECISIONS, SAMPLE_BATCH
@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=100)
     s.add_argument("--label", type=int, help="class index for conditional models")
     s.add_argument("--labels", choices=["cycle"], help="cycle: labels 0, 1, ..., 9, 0, ...")
-    s.add_argument("--sampler", choices=list(SAMPLERS))
+    s.add_argument("--sampler", choices=list(SAMPLER_WORDS))
     s.add_argument("--steps", type=int)
     s.add_argument("--eta", type=float)
     s.add_argument("--guidance", type=float)

@@ -102,7 +102,9 @@ def sampler_settings(name: str, dataset: str) -> dict[str, dict]:
     if default is None:
         return {"default": {}}
     T = SPECS[name].kwargs.get("T", 1000)
-    settings = [default] + [default.replace(sampler=s, steps=n) for s, n in COMPARED]
+    cls = SPECS[name].cls       # the settings compared are the ones in the model's own vocabulary
+    settings = [default] + [default.replace(sampler=s, steps=n) for s, n in COMPARED
+                            if s in cls.samplers and not cls.distilled]
     return {s.key(T): s.options() for s in settings}
 
 
@@ -110,7 +112,7 @@ def noise_walk_smoothness(model: GenerativeModel, default: dict) -> float:
     """Mean smoothness of 10-frame walks between pairs of seeds' noise (10 pairs for one-run models, else 3, drawn
     with at most 20 sampler steps)."""
     opts = {**default, "steps": min(default["steps"], 20)} if default.get("steps") else default
-    runs = model.network_evaluations(**opts) if opts else 1
+    runs = model.network_evaluations(**opts)
     return float(np.mean([explore.smoothness(explore.noise_path(model, 2 * i, 2 * i + 1, 10,
                                                                 0 if model.requires_labels else None, **opts))
                           for i in range(10 if runs == 1 else 3)]))
@@ -192,7 +194,7 @@ def evaluate_model(name: str, dataset: str, model: GenerativeModel, ev: Evaluato
         out["interpolation_smoothness"] = noise_walk_smoothness(model, default)
     out["latency"], out["network_evaluations"] = {}, {}
     for setting, o in opts.items():
-        out["network_evaluations"][setting] = model.network_evaluations(**o, labels_given=False) if o else 1
+        out["network_evaluations"][setting] = model.network_evaluations(**o, labels_given=False)
         slow = o.get("sampler") == "ddpm"    # every one of 1,000 steps: a batch of 64 takes minutes, so fewer runs
         if slow and skip_slow:
             out["latency"][setting] = "skipped"

@@ -195,10 +195,11 @@ class Trace:
 @torch.no_grad()
 def denoising_trace(model, seed: int, labels: Optional[torch.Tensor], steps: int,
                     guidance: float) -> Trace:
-    """Every step of one DDIM drawing from a seed's noise (the sampler's own states, as ``denoise`` keeps them)."""
+    """Every step of one drawing from a seed's noise, with the model's own trajectory sampler (DDIM for
+    diffusion): the sampler's own states, as ``denoise`` keeps them."""
     g = torch.Generator().manual_seed(seed)
-    x0, frames = model.denoise(model.noise(1, g), labels, sampler="ddim", steps=steps, guidance=guidance,
-                               generator=g, frames=steps)
+    x0, frames = model.denoise(model.noise(1, g), labels, sampler=model.default_sampler.sampler, steps=steps,
+                               guidance=guidance, generator=g, frames=steps)
     return Trace(frames, x0, labels, guidance)
 
 
@@ -206,10 +207,11 @@ def denoising_trace(model, seed: int, labels: Optional[torch.Tensor], steps: int
 def reverse_pictures(model, noise: torch.Tensor, labels: Optional[torch.Tensor], steps: int, frames: int,
                      generator: Optional[torch.Generator] = None, progress=None,
                      **options) -> tuple[torch.Tensor, list[tuple[int, torch.Tensor]]]:
-    """One DDIM drawing as pictures: the result, and at ``frames`` of its steps the noisy state beside the network's
-    guess of the end result (a latent model's states are pictures only through its decoder: one job for all)."""
-    x0, states = model.denoise(noise, labels, sampler="ddim", steps=steps, generator=generator, progress=progress,
-                               frames=frames, **options)
+    """One drawing with the model's own trajectory sampler (DDIM for diffusion) as pictures: the result, and at
+    ``frames`` of its steps the noisy state beside the network's guess of the end result (a latent model's states are
+    pictures only through its decoder: one job for all)."""
+    x0, states = model.denoise(noise, labels, sampler=model.default_sampler.sampler, steps=steps,
+                               generator=generator, progress=progress, frames=frames, **options)
     return model.to_images(x0), [(t, torch.cat([model.state_images(xt), model.to_images(pred)], dim=3))
                                  for t, xt, pred in states]
 

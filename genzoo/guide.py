@@ -8,59 +8,16 @@ import torch
 from torch import nn
 
 from models import GAN, GenerativeModel, ZooModel, count_parameters
-from models.diffusion import DiffusionBase
 from models.samplers import SamplerSettings
 
 from .measurements import Measurements
 from .registry import SPECS
 
-#: plain-language descriptions, one per family
-FAMILY_TEXT = {
-    "autoencoder": "An **encoder** squeezes each picture into a short code and a **decoder** rebuilds the picture "
-                   "from it; training only asks for good rebuilds. Nothing makes the codes fill a tidy region, so a "
-                   "random code often lands in a gap and decodes to a smudge: it is a compressor, not really a "
-                   "generator (here it draws by sampling a bell curve fitted to its codes).",
-    "vae": "A **variational autoencoder** encodes each picture as a small cloud of codes and is pushed (by the KL "
-           "term, weighted by β) to keep those clouds close to a standard bell curve. Random codes then decode to "
-           "plausible pictures. Because it must hedge between all pictures that fit a code, its rebuilds and samples "
-           "are **blurry**. It also gives a bound on how likely each picture is (the ELBO).",
-    "gan": "A **generator** turns random numbers into pictures while a **critic** (discriminator) learns to tell them"
-           " from real ones; each improves against the other. Blur is easy to spot, so GAN pictures are **sharp**. "
-           "Known weaknesses: training can be unstable, and the generator may keep to a few kinds of picture (**mode "
-           "collapse**). It has no encoder and no likelihood.",
-    "diffusion": "Training adds Gaussian noise to pictures and teaches a network to predict that noise. Drawing "
-                 "starts from pure noise and removes it step by step. Samples are **sharp and varied**, but each one "
-                 "costs many network runs (1,000 with DDPM, 20–50 with DDIM). A null class lets the same network draw"
-                 " with or without a class (classifier-free guidance).",
-    "latent-diffusion": "The same diffusion process, run on the codes of a trained autoencoder instead of on the 784 "
-                        "pixels, then decoded. Each step is much cheaper; quality is capped by how well the "
-                        "autoencoder rebuilds pictures.",
-    "classifier": "A small convolutional network that recognises the class of a picture. GenZoo uses its inner "
-                  "description of pictures to score the other models.",
-}
-
-EQUATIONS = {
-    "autoencoder": r"$$\min_{\phi,\theta}\; \mathbb{E}_x\big[-\log p_\theta(x \mid z = f_\phi(x))\big]$$",
-    "vae": r"$$\mathcal{L}_\beta(x) = \mathbb{E}_{q_\phi(z\mid x)}\big[\log p_\theta(x\mid z)\big]"
-           r" - \beta\, \mathrm{KL}\big(q_\phi(z\mid x)\,\|\,\mathcal{N}(0, I)\big),"
-           r"\qquad \beta = 1:\ \mathcal{L}_1(x) \le \log p_\theta(x)\ \text{(the ELBO)}$$",
-    "gan": r"$$\min_G \max_D\; \mathbb{E}_{x}\big[\log D(x)\big] + \mathbb{E}_{z}\big[\log\big(1 - D(G(z))\big)\big]$$"
-           "\n\nThe critic's step uses the generated pictures **detached** from the generator, so updating the critic "
-           "does not change the generator; the generator then takes its own step to raise "
-           r"$\log D(G(z))$.",
-    "diffusion": r"$$q(x_t \mid x_0) = \mathcal{N}\big(\sqrt{\bar\alpha_t}\,x_0,\ (1 - \bar\alpha_t)\,I\big),\qquad"
-                 r"\mathcal{L} = \mathbb{E}_{x_0, t, \epsilon}\big\|\epsilon - "
-                 r"\epsilon_\theta(\sqrt{\bar\alpha_t}x_0 + "
-                 r"\sqrt{1-\bar\alpha_t}\,\epsilon,\ t,\ y)\big\|^2$$"
-                 "\n\nClassifier-free guidance with strength $s$: "
-                 r"$$\hat\epsilon = \epsilon_\theta(x_t, t, \varnothing) + s\,\big(\epsilon_\theta(x_t, t, y) - "
-                 r"\epsilon_\theta(x_t, t, \varnothing)\big)$$",
-    "classifier": r"$$\min_\theta\; \mathbb{E}_{(x, y)}\big[-\log p_\theta(y \mid x)\big]$$",
-}
-EQUATIONS["latent-diffusion"] = EQUATIONS["diffusion"].replace("x_", "z_")
-
 CAPABILITY_HEADERS = ["model", "draws new pictures", "can be told the class", "rebuilds a given picture",
                       "has a code space to walk", "likelihood (or a bound)", "network runs per picture"]
+
+
+LIKELIHOOD_WORDS = {"exact": "exact, in nats", "bound": "a lower bound (the ELBO), in nats", "none": "no"}
 
 
 def yes(flag: bool) -> str:
@@ -72,14 +29,14 @@ def capabilities(model: ZooModel, title: str, default_sampler: dict) -> list:
     gen = isinstance(model, GenerativeModel)
     evals = model.network_evaluations(**default_sampler) if gen else None
     if gen and default_sampler.get("sampler") not in (None, "ddpm"):
-        ddpm = model.network_evaluations(sampler="ddpm", guidance=1.0)
+        ddpm = model.network_evaluations(sampler="ddpm", guidance=1.0) if "ddpm" in model.samplers else evals
         how = SamplerSettings(default_sampler["sampler"], default_sampler["steps"] or model.default_sampler.steps,
                               guidance_interval=default_sampler.get("guidance_interval"))
         fully = "" if how.guidance_interval else ", guided"         # mid-way guidance says so itself
         original = f"; DDPM: {ddpm}" if ddpm != evals else ""       # a distilled model has no 1,000-step sampler
         evals = f"{evals} ({how.words()}{fully}){original}"
     return [title, yes(gen), yes(gen and model.conditional), yes(model.can_encode),
-            yes(gen and model.latent_dim is not None), "ELBO, in nats" if model.has_likelihood else "no",
+            yes(gen and model.latent_dim is not None), LIKELIHOOD_WORDS[model.likelihood],
             evals if gen else "—"]
 
 
@@ -110,7 +67,7 @@ def layer_table(model: ZooModel) -> list[list]:
             label = torch.zeros(1, dtype=torch.long, device=model.device) if model.conditional else None
             if model.can_encode:        # encoder, then decoder: the order a picture runs through them
                 model.reconstruct(x, label)
-            opts = {"steps": 1} if isinstance(model, DiffusionBase) else {}
+            opts = {"steps": 1} if model.samplers else {}
             model.sample(1, generator=torch.Generator().manual_seed(0), **opts)
             if isinstance(model, GAN):
                 model.discriminator(x, label)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from models import DDPM, GAN, VAE, Autoencoder, Classifier, DistilledDDPM, LatentDiffusion, ZooModel
+from models import DDPM, GAN, VAE, Autoencoder, Classifier, DistilledDDPM, FlowMatching, LatentDiffusion, ZooModel
 from models.samplers import SamplerSettings
 
 # Classifier-free guidance strength the diffusion models draw with unless told otherwise, one per dataset (the
@@ -161,6 +161,13 @@ SPECS: dict[str, ModelSpec] = {s.name: s for s in [
               sampler=DDIM_50, dataset_sampler={"mnist": SamplerSettings("dpm++2m", 20)},
               tiny={"autoencoder": {"grid": 4, "channels": 8},
                                      "unet": {"channels": 8, "channel_mults": [1], "num_res_blocks": 1}}),
+    # the DDPM's UNet and training recipe, on the straight path: Heun's steps until its own measurements choose
+    ModelSpec("flow", FlowMatching,
+              {"channels": 32, "channel_mults": [1, 2, 2], "num_res_blocks": 2, "p_uncond": 0.1, "dropout": 0.1},
+              "Flow matching", "Learns to move noise to a picture along a straight line, so a few large steps "
+              "draw a picture.",
+              epochs=20, lr=5e-4, warmup_steps=500, ema_decay=0.9995, precision="bf16",
+              sampler=SamplerSettings("heun", 5), tiny=TINY_UNET),
     ModelSpec("classifier", Classifier, {"channels": 32, "feature_dim": 128}, "Evaluator classifier",
               "Recognises the class of an image; used to score the other models.", epochs=8, lr=2e-3,
               tiny={"channels": 8, "feature_dim": 32}),
@@ -193,11 +200,13 @@ def sampler_settings(name: str, dataset: str) -> Optional[SamplerSettings]:
 def sampler_options(name: str, dataset: str, sampler: Optional[str] = None, steps: Optional[int] = None,
                     guidance: Optional[float] = None) -> dict[str, Any]:
     """``sampler_settings`` with the sampler, steps or guidance changed, as ``sample``'s keyword arguments; ``{}``
-    for a model that draws in one pass. DDPM walks every one of the model's T steps with eta = 1; DDIM and
-    DPM-Solver++ are deterministic."""
+    for a model that draws in one pass. A sampler outside the model's own vocabulary leaves it with its own. DDPM
+    walks every one of the model's T steps with eta = 1; DDIM and DPM-Solver++ are deterministic."""
     settings = sampler_settings(name, dataset)
     if settings is None:
         return {}
+    if sampler is not None and sampler not in get_spec(name).cls.samplers:
+        sampler = None                  # a sampler of another family: the model draws with its own
     settings = settings.replace(sampler=sampler, guidance=guidance)
     if settings.sampler != "ddpm":
         settings = settings.replace(steps=steps)

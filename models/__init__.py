@@ -3,12 +3,14 @@ from .autoencoders import VAE, Autoencoder
 from .base import GenerativeModel, ZooModel, count_parameters, slerp
 from .classifier import Classifier
 from .diffusion import DDPM
+from .flow_matching import FlowMatching
 from .samplers import DDIMSampler, DDPMSampler, DPMSolverSampler, UniPCSampler, make_sampler
 from .schedules import NoiseSchedule, make_betas
 from .distillation import DistilledDDPM
 from .gans import GAN
 from .latent_diffusion import LatentDiffusion
 
-__all__ = ["Autoencoder", "VAE", "GAN", "DDPM", "DistilledDDPM", "LatentDiffusion", "Classifier", "GenerativeModel",
+__all__ = ["Autoencoder", "VAE", "GAN", "DDPM", "FlowMatching",
+           "DistilledDDPM", "LatentDiffusion", "Classifier", "GenerativeModel",
            "ZooModel", "NoiseSchedule", "DDPMSampler", "DDIMSampler", "DPMSolverSampler", "UniPCSampler", "make_betas",
            "make_sampler", "count_parameters", "slerp"]

@@ -138,6 +138,13 @@ class Autoencoder(GenerativeModel):
     weight). The discriminator only trains; drawing never uses it."""
 
     family = "autoencoder"
+    about = (
+        'An **encoder** squeezes each picture into a short code and a **decoder** rebuilds the picture '
+        'from it; training only asks for good rebuilds. Nothing makes the codes fill a tidy region, so '
+        'a random code often lands in a gap and decodes to a smudge: it is a compressor, not really a '
+        'generator (here it draws by sampling a bell curve fitted to its codes).')
+    equation = (
+        '$$\\min_{\\phi,\\theta}\\; \\mathbb{E}_x\\big[-\\log p_\\theta(x \\mid z = f_\\phi(x))\\big]$$')
     can_encode = True
 
     def __init__(self, latent_dim: int = 8, channels: int = 32, hidden: int = 256, grid: int = 0,
@@ -255,8 +262,18 @@ class VAE(GenerativeModel):
     """
 
     family = "vae"
+    about = (
+        'A **variational autoencoder** encodes each picture as a small cloud of codes and is pushed (by '
+        'the KL term, weighted by β) to keep those clouds close to a standard bell curve. Random codes '
+        'then decode to plausible pictures. Because it must hedge between all pictures that fit a code, '
+        'its rebuilds and samples are **blurry**. It also gives a bound on how likely each picture is '
+        '(the ELBO).')
+    equation = (
+        '$$\\mathcal{L}_\\beta(x) = \\mathbb{E}_{q_\\phi(z\\mid x)}\\big[\\log p_\\theta(x\\mid z)\\big] - '
+        '\\beta\\, \\mathrm{KL}\\big(q_\\phi(z\\mid x)\\,\\|\\,\\mathcal{N}(0, I)\\big),\\qquad \\beta = 1:\\ '
+        '\\mathcal{L}_1(x) \\le \\log p_\\theta(x)\\ \\text{(the ELBO)}$$')
     can_encode = True
-    has_likelihood = True
+    likelihood = "bound"          # the ELBO
 
     def __init__(self, latent_dim: int = 16, beta: float = 1.0, conditional: bool = False,
                  num_classes: int = 10, channels: int = 32, hidden: int = 256):
@@ -311,6 +328,11 @@ class VAE(GenerativeModel):
         nll = bernoulli_nll(self.decoder_logits(z, labels), x)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)  # KL(N(mu, s^2) || N(0, 1))
         return nll, kl
+
+    def log_likelihood(self, x: torch.Tensor, labels=None) -> torch.Tensor:
+        """The ELBO, a lower bound on log p(x), in nats per picture (one reparameterised draw)."""
+        nll, kl = self.terms(x, labels)
+        return -(nll + kl)
 
     def loss(self, x, y):
         nll, kl = self.terms(x, y if self._conditional else None)

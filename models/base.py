@@ -26,9 +26,14 @@ class ZooModel(nn.Module, PyTorchModelHubMixin):
     family: str = "model"
     generative: bool = False
     num_classes: int = 10
+    #: for people (the Models tab): what the family is, its key equation (Markdown with LaTeX), what it teaches
+    about: str = ""
+    equation: str = ""
+    teaches: str = ""
     #: what the model can do; read by the app and the evaluation
     can_encode: bool = False
-    has_likelihood: bool = False
+    #: its likelihood: "exact" (log p(x) itself), "bound" (a lower bound on it, such as the ELBO) or "none"
+    likelihood: str = "none"
     #: the methods that run the model's networks: where the model is served, these are the calls that go to its
     #: device (``genzoo.hosting``); everything else about it is answered on the CPU
     network_methods: tuple[str, ...] = ("forward",)
@@ -36,6 +41,14 @@ class ZooModel(nn.Module, PyTorchModelHubMixin):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    @property
+    def has_likelihood(self) -> bool:
+        return self.likelihood != "none"
+
+    def log_likelihood(self, x: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """log p(x), or its bound (``likelihood``), in nats for each picture of a batch in [0, 1]."""
+        raise NotImplementedError(f"{type(self).__name__} has no likelihood")
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """Training loss for a batch of images in [0, 1] with labels; returns (loss, logs)."""
@@ -93,6 +106,13 @@ class GenerativeModel(ZooModel):
     family: str = "generative"
     generative = True
     network_methods = ZooModel.network_methods + ("sample", "generate", "encode", "decode", "reconstruct")
+    #: how it draws: in one network pass (no samplers), or step by step with its own samplers' names, the steps a
+    #: visitor may choose, and ``default_sampler``; ``distilled``: it draws only at the steps it was taught
+    samplers: tuple[str, ...] = ()
+    step_range: tuple[int, int] = (1, 1)
+    distilled: bool = False
+    #: the classifier-free guidance strengths it can be asked for (a model with classes and guidance)
+    guidance_range: Optional[tuple[float, float]] = None
 
     # -- what the model is (subclasses set these two in their constructors) -------
     _conditional: bool = False

@@ -12,6 +12,11 @@ from .base import ZooModel
 
 class Classifier(ZooModel):
     family = "classifier"
+    about = (
+        'A small convolutional network that recognises the class of a picture. GenZoo uses its inner '
+        'description of pictures to score the other models.')
+    equation = (
+        '$$\\min_\\theta\\; \\mathbb{E}_{(x, y)}\\big[-\\log p_\\theta(y \\mid x)\\big]$$')
     network_methods = ZooModel.network_methods + ("predict", "features")
 
     def __init__(self, channels: int = 32, feature_dim: int = 128, num_classes: int = 10, dropout: float = 0.3):

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import GenerativeModel, ProgressFn, signed, unit
-from .samplers import SamplerSettings, make_sampler
+from .samplers import SAMPLERS, SamplerSettings, make_sampler
 from .schedules import NoiseSchedule
 
 
@@ -29,7 +29,23 @@ class DiffusionBase(GenerativeModel):
     """
 
     family = "diffusion"
+    about = (
+        'Training adds Gaussian noise to pictures and teaches a network to predict that noise. Drawing '
+        'starts from pure noise and removes it step by step. Samples are **sharp and varied**, but each '
+        'one costs many network runs (1,000 with DDPM, 20–50 with DDIM). A null class lets the same '
+        'network draw with or without a class (classifier-free guidance).')
+    equation = (
+        '$$q(x_t \\mid x_0) = \\mathcal{N}\\big(\\sqrt{\\bar\\alpha_t}\\,x_0,\\ (1 - '
+        '\\bar\\alpha_t)\\,I\\big),\\qquad\\mathcal{L} = \\mathbb{E}_{x_0, t, \\epsilon}\\big\\|\\epsilon - '
+        '\\epsilon_\\theta(\\sqrt{\\bar\\alpha_t}x_0 + \\sqrt{1-\\bar\\alpha_t}\\,\\epsilon,\\ t,\\ '
+        'y)\\big\\|^2$$\n\nClassifier-free guidance with strength $s$: $$\\hat\\epsilon = '
+        '\\epsilon_\\theta(x_t, t, \\varnothing) + s\\,\\big(\\epsilon_\\theta(x_t, t, y) - '
+        '\\epsilon_\\theta(x_t, t, \\varnothing)\\big)$$')
     network_methods = GenerativeModel.network_methods + ("denoise", "guidance_terms", "predict_eps")
+    samplers = SAMPLERS
+    step_range = (2, 1000)
+    guidance_range = (0.0, 10.0)
+    teaches = "Removing noise step by step draws sharp, varied pictures, at the cost of many network runs."
     clip_sample: Optional[float] = 1.0       # images live in [-1, 1]
     timestep_spacing: str = "linspace"       # how ``steps`` are spread over 0..T-1 (see ``Sampler.set_timesteps``)
     #: what the model draws with when told nothing: DDIM 50 steps following the class plainly. The app's settings,

@@ -40,6 +40,9 @@ class DistilledDDPM(DDPM):
 
     timestep_spacing = "trailing"
     guidance_parts = False          # the guidance strength is an input of its network
+    samplers = ("ddim",)            # one DDIM step per step it was taught, at its own step counts
+    distilled = True
+    teaches = "A slow model can teach a fast one: each round halves the steps."
 
     def __init__(self, schedule: str = "cosine", T: int = 1000, channels: int = 32,
                  channel_mults: tuple = (1, 2, 2), num_res_blocks: int = 2, num_classes: int = 10,

@@ -77,6 +77,16 @@ class GAN(GenerativeModel):
     """Generator + discriminator; ``conditional=True`` gives the conditional GAN."""
 
     family = "gan"
+    about = (
+        'A **generator** turns random numbers into pictures while a **critic** (discriminator) learns '
+        'to tell them from real ones; each improves against the other. Blur is easy to spot, so GAN '
+        'pictures are **sharp**. Known weaknesses: training can be unstable, and the generator may keep '
+        'to a few kinds of picture (**mode collapse**). It has no encoder and no likelihood.')
+    equation = (
+        '$$\\min_G \\max_D\\; \\mathbb{E}_{x}\\big[\\log D(x)\\big] + \\mathbb{E}_{z}\\big[\\log\\big(1 - '
+        "D(G(z))\\big)\\big]$$\n\nThe critic's step uses the generated pictures **detached** from the "
+        'generator, so updating the critic does not change the generator; the generator then takes its '
+        'own step to raise $\\log D(G(z))$.')
 
     def __init__(self, z_dim: int = 64, channels: int = 32, conditional: bool = False, num_classes: int = 10):
         super().__init__()

@@ -63,6 +63,11 @@ class LatentDiffusion(DiffusionBase):
     """Class-conditional DDPM over the codes of a frozen autoencoder, with guidance."""
 
     family = "latent-diffusion"
+    about = (
+        'The same diffusion process, run on the codes of a trained autoencoder instead of on the 784 '
+        'pixels, then decoded. Each step is much cheaper; quality is capped by how well the autoencoder '
+        'rebuilds pictures.')
+    equation = DiffusionBase.equation.replace("x_", "z_")
     #: its pictures come out of the autoencoder's decoder, so showing a state is a network run too
     network_methods = DiffusionBase.network_methods + ("to_images", "state_images", "noise_images", "from_images")
     clip_sample = 5.0       # codes are standardised: on MNIST test codes |z| > 4 in 3 of 100,000 entries

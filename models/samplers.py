@@ -15,7 +15,20 @@ import torch
 
 from .schedules import NoiseSchedule
 
-SAMPLERS = ("ddpm", "ddim", "dpm++2m", "unipc")
+SAMPLERS = ("ddpm", "ddim", "dpm++2m", "unipc")          # the diffusion models' samplers
+#: every sampler name any family offers, with its words for a visitor (long, short) and one line on what it does;
+#: a family with samplers of its own adds them here (``register_sampler``), in its own file
+SAMPLER_WORDS: dict[str, tuple[str, str, str]] = {
+    "ddpm": ("DDPM", "DDPM", "the original: every one of the 1,000 steps, slow"),
+    "ddim": ("DDIM", "DDIM", "fast, few steps"),
+    "dpm++2m": ("DPM-Solver++", "DPM++", "a second-order solver: as good in fewer steps"),
+    "unipc": ("UniPC", "UniPC", "DPM-Solver++ that checks each step once more, at no extra cost"),
+}
+
+
+def register_sampler(name: str, long: str, short: str, about: str) -> None:
+    """Make ``name`` a sampler that settings may name (a family's own, declared in its file)."""
+    SAMPLER_WORDS[name] = (long, short, about)
 
 
 # -- samplers: set_timesteps(n) + step(eps, t, x, eta, generator) ---------------------
@@ -231,8 +244,8 @@ class SamplerSettings:
     guidance_interval: Optional[tuple[float, float]] = None
 
     def __post_init__(self):
-        if self.sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}; got {self.sampler!r}")
+        if self.sampler not in SAMPLER_WORDS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLER_WORDS)}; got {self.sampler!r}")
         if self.steps is not None and int(self.steps) < 1:
             raise ValueError(f"steps must be at least 1, got {self.steps}")
         if not 0 <= float(self.eta) <= 1:
@@ -275,8 +288,8 @@ class SamplerSettings:
     def words(self, short: bool = False, steps: bool = True) -> str:
         """In words for a visitor: "DPM-Solver++, 10 steps, guided mid-way only"; ``short``: "DPM++ 10, mid-way";
         without ``steps``, the kind of setting only: "DPM-Solver++, guided mid-way only"."""
-        name = {"ddpm": "DDPM", "ddim": "DDIM", "dpm++2m": "DPM++" if short else "DPM-Solver++",
-                "unipc": "UniPC"}[self.sampler]
+        long, brief, _ = SAMPLER_WORDS[self.sampler]
+        name = brief if short else long
         if not steps:
             words = name
         elif self.steps is None:

@@ -42,7 +42,8 @@ def test_a_new_registry_entry_gets_a_row(tmp_path, monkeypatch):
 
 def test_capabilities_follow_the_model_attributes():
     assert capabilities(GAN(conditional=True), "c", {})[1:6] == ["yes", "yes", "no", "yes", "no"]
-    assert capabilities(VAE(latent_dim=2), "v", {})[1:6] == ["yes", "no", "yes", "yes", "ELBO, in nats"]
+    assert capabilities(VAE(latent_dim=2), "v", {})[1:6] == ["yes", "no", "yes", "yes",
+                                                              "a lower bound (the ELBO), in nats"]
 
 
 def test_layer_table_covers_every_parameter():

@@ -28,11 +28,11 @@ def class_view(zoo: Zoo, dataset: str, class_name, n: int = 8, seed: int = 0, gu
     for i, name in enumerate(able):
         if progress:
             progress(i / len(able), f"drawing from {title(name)}")
-        lo, hi = getattr(zoo.model(dataset, name), "guidance_range", (0.0, 10.0))   # a distilled model learned a range
+        lo, hi = zoo.model(dataset, name).guidance_range or (0.0, 10.0)   # a distilled model learned a range
         g = min(max(guidance, lo), hi)
         opts = tuple(sorted(sampler_options(name, dataset, guidance=g).items()))
         img, secs = draw(zoo, dataset, name, n, seed, k, opts)
-        note = f" (guided at {g:g}: it learned strengths {lo:g} to {hi:g})" if opts and g != guidance else ""
+        note = f" (guided at {g:g}: it learned strengths {lo:g} to {hi:g})" if g != guidance else ""
         out.append((img, f"{caption(zoo, dataset, name)} — {secs:.2f} s{note}"))
     if not out:
         raise ValueError("no class-conditional model is available for this dataset")

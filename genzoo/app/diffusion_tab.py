@@ -9,7 +9,6 @@ import plotly.graph_objects as go
 import torch
 from PIL import Image
 
-from models.diffusion import DiffusionBase
 
 from .. import explore, plots
 from ..registry import SPECS, featured
@@ -32,7 +31,7 @@ def scrubbable() -> list[str]:
 
 def diffusion_models() -> list[str]:
     """Every model that draws by denoising (pixel or latent)."""
-    return [n for n, s in SPECS.items() if issubclass(s.cls, DiffusionBase)]
+    return [n for n, s in SPECS.items() if s.generative and s.cls.samplers]
 
 
 @functools.lru_cache(maxsize=1)

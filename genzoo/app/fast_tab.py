@@ -45,7 +45,7 @@ class Setting(NamedTuple):
 
 def students() -> list[str]:
     """The distilled models: each names the model it was distilled from as its base."""
-    return [n for n, s in SPECS.items() if s.base and hasattr(s.cls, "step_choices")]
+    return [n for n, s in SPECS.items() if s.generative and s.cls.distilled]
 
 
 def settings(zoo: Zoo, dataset: str, with_ddpm: bool) -> list[Setting]:

@@ -48,8 +48,9 @@ def guide_model(zoo: Zoo, dataset: str, name: str) -> tuple[str, list[list]]:
     # a shipped checkpoint is described as it was trained (its history's recipe), not as the registry reads today
     recipe = (e.history.get("recipe") or {}) if e is not None and e.ready else {}
     summary = recipe.get("summary", spec.summary)
-    text = "\n\n".join([f"### {spec.title}", summary, guide.FAMILY_TEXT.get(model.family, ""),
-                        f"*{facts}*", "**Key equation**", guide.EQUATIONS.get(model.family, "")])
+    lesson = f"**What it teaches:** {model.teaches}" if model.teaches else ""
+    text = "\n\n".join(part for part in [f"### {spec.title}", summary, model.about, lesson, f"*{facts}*",
+                                          "**Key equation**", model.equation] if part)
     # one small forward pass, where the checkpoint's networks run (an untrained stand-in runs here, on the CPU)
     layers = e.model.run(guide.layer_table, runs=3) if e is not None and e.ready else guide.layer_table(model)
     return text, layers

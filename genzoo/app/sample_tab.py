@@ -6,6 +6,8 @@ from typing import Sequence
 
 import gradio as gr
 
+from models.samplers import SAMPLER_WORDS
+
 from ..registry import SPECS, featured
 from ..zoo import Zoo
 from .common import (Built, Gallery, Progress, api, caption, clamp_int, draw, friendly, gallery, HEAVY,
@@ -52,15 +54,15 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             with gr.Column(scale=1):
                 n = Slider(1, MAX_SAMPLES, value=16, step=1, label="How many pictures")
                 seed = Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
-        with gr.Accordion("Diffusion settings", open=False):
-            sampler = Radio([("Each model's own: the fastest measured to be as good as 50 DDIM steps", OWN),
-                                ("DDIM (fast, few steps)", "ddim"),
-                                ("DPM-Solver++ (a second-order solver: as good in fewer steps)", "dpm++2m"),
-                                ("UniPC (DPM-Solver++ that checks each step once more, at no extra cost)", "unipc"),
-                                ("DDPM (the original: 1,000 steps, slow)", "ddpm")],
-                               value=OWN, label="Sampler")
-            steps = Slider(5, 200, value=50, step=1,
-                              label="Steps for DDIM, DPM-Solver++ or UniPC (more = slower, a little better)")
+        with gr.Accordion("Step-by-step settings (diffusion, flow matching)", open=False):
+            # every sampler any model offers, in the words its family gave it; a model keeps its own sampler when
+            # asked for another family's
+            offered = dict.fromkeys(name for n in names for name in SPECS[n].cls.samplers)
+            sampler = Radio([("Each model's own: the fastest measured to be as good as many small steps", OWN)] +
+                            [(f"{SAMPLER_WORDS[s][0]} ({SAMPLER_WORDS[s][2]})", s) for s in offered],
+                            value=OWN, label="Sampler (a model that lacks the one chosen keeps its own)")
+            steps = Slider(1, 200, value=50, step=1,
+                           label="Steps, for every sampler but DDPM (more = slower, a little better)")
         with gr.Row():
             go_ = gr.Button("Draw", variant="primary")
             surprise = gr.Button("Surprise me (new seed)")
@@ -77,9 +79,10 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             models: model names, e.g. ["vae", "gan", "ddpm-cosine"]
             n: how many pictures from each model (1 to 64)
             seed: the seed; the same seed gives the same pictures
-            sampler: the diffusion models' sampler: "own" (each model's measured default), "ddim", "dpm++2m", "unipc"
-                or "ddpm"
-            steps: the diffusion models' steps for DDIM, DPM-Solver++ or UniPC
+            sampler: the step-by-step models' sampler: "own" (each model's measured default), or one of a family's
+                own ("ddim", "dpm++2m", "unipc", "ddpm" for diffusion; "euler", "heun" for flow matching); a model
+                that lacks it keeps its own
+            steps: the steps for any sampler but DDPM (which walks all 1,000)
         """
         return sample_view(zoo, dataset, models, n, seed, sampler, steps, progress_adapter(progress))
 

@@ -144,7 +144,7 @@ def speed_view(zoo: Zoo, dataset: str, progress: Progress = None) -> list[list]:
             progress(i / len(names), f"timing {title(name)}")
         opts = sampler_options(name, dataset)
         secs = time_model(e.model, opts)
-        evals = e.model.network_evaluations(**opts, labels_given=False) if opts else 1
+        evals = e.model.network_evaluations(**opts, labels_given=False)
         rows.append([title(name), e.parameters, evals, round(1000 * secs / 16, 2),
                      "still training" if e.in_training else "ready"])
     return rows

@@ -10,11 +10,9 @@ TEXT = {
 is 28 × 28 grey pixels. The table counts the images per class: the models see the 60,000 training images; the 10,000
 test images are kept apart to check them fairly.""",
     "sample": """**New pictures from random numbers.** Each model turns the same seed (a starting number for the
-randomness) into pictures. Notice that VAE samples look blurry: it learns an average of plausible pictures. GAN samples
-are sharp because a critic punished blur, but a GAN can get stuck drawing few kinds. Diffusion models are sharp *and*
-varied, yet slow: they denoise step by step, so each picture costs many network runs. The caption gives the time.
-Models that can be told a class pick one at random for each picture here, as often as it appears in the training
-pictures, and then draw it plainly.""",
+randomness) into pictures. VAE samples look blurry: it learns an average of plausible pictures. GAN samples are sharp,
+but a GAN can get stuck drawing few kinds. Diffusion is sharp *and* varied, yet slow: many network runs a picture (the
+caption gives the time). Models that know classes pick one at random, as often as the training pictures do.""",
     "class": """**Ask for a class.** These models were also told the class while learning, so you can ask for one.
 For the diffusion models, *guidance strength* trades variety for typicality: at 0 the class is ignored, at 1 it is
 followed plainly, and higher values push every picture towards the most typical look of that class — clearer, but

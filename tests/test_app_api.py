@@ -124,7 +124,7 @@ def test_pick_class_draws_with_every_conditional_model(client):
     gallery = client.predict("mnist", "7", 2.0, 3, 0, api_name="/pick_class")
     assert [g["caption"].split(" — ")[0] for g in gallery] == [
         "Conditional VAE", "Conditional GAN", "Diffusion (linear schedule)", "Diffusion (cosine schedule)",
-        "Fast diffusion (4 steps)", "Latent diffusion"]
+        "Fast diffusion (4 steps)", "Latent diffusion", "Flow matching"]
     strong = client.predict("mnist", "7", 4.0, 3, 0, api_name="/pick_class")       # beyond what the student learned
     assert "guided at 2.5: it learned strengths 1 to 2.5" in strong[4]["caption"]
     with pytest.raises(Exception, match="unknown class"):
@@ -268,7 +268,7 @@ def test_model_guide(client):
     rows = {r[0]: r for r in table["data"]}
     assert len(rows) == len(SPECS)
     assert rows["GAN"][1:6] == ["yes", "no", "no", "yes", "no"]                 # no encoder, no likelihood
-    assert rows["VAE (beta = 1)"][3:6] == ["yes", "yes", "ELBO, in nats"]
+    assert rows["VAE (beta = 1)"][3:6] == ["yes", "yes", "a lower bound (the ELBO), in nats"]
     assert rows["Evaluator classifier"][1] == "no"
     assert str(rows["Diffusion (cosine schedule)"][6]).startswith(
         "13 (UniPC, 8 steps, guided mid-way only); DDPM: 1000")
@@ -306,7 +306,14 @@ def test_sample_with_the_fast_solvers(client, sampler):
     gallery = client.predict("mnist", ["ddpm-cosine", "ldm"], 4, 0, sampler, 5, api_name="/sample")
     assert [g["caption"].split(" — ")[0] for g in gallery] == ["Diffusion (cosine schedule)", "Latent diffusion"]
     with pytest.raises(Exception, match="not in the list of choices"):      # Gradio's own check names the choices
-        client.predict("mnist", ["ddpm-cosine"], 4, 0, "euler", 5, api_name="/sample")
+        client.predict("mnist", ["ddpm-cosine"], 4, 0, "rk4", 5, api_name="/sample")
+
+
+def test_a_model_asked_for_another_familys_sampler_keeps_its_own_and_says_so(client):
+    gallery = client.predict("mnist", ["ddpm-cosine", "flow", "vae"], 4, 0, "euler", 5, api_name="/sample")
+    captions = [g["caption"] for g in gallery]
+    assert "keeps its own sampler: UniPC, 5 steps" in captions[0] and "keeps its own" not in captions[1]
+    assert "keeps its own" not in captions[2]                          # one pass: no sampler to keep
 
 
 def test_how_diffusion_got_fast_draws_one_noise_with_ever_fewer_network_runs(client):

@@ -56,7 +56,7 @@ def _upload(tmp_path, array, mode):
 @pytest.mark.parametrize("args,message", [
     (("mnist", ["vae"], 4, "abc", "ddim", 50), "Seed: 'abc' is not a value this control accepts"),
     (("mnist", ["vae"], None, 0, "ddim", 50), "How many pictures: None is not a value"),
-    (("mnist", ["vae"], 4, 0, "euler", 50), "not in the list of choices"),
+    (("mnist", ["vae"], 4, 0, "rk4", 50), "not in the list of choices"),
     (("cifar", ["vae"], 4, 0, "ddim", 50), "not in the list of choices"),
     (("mnist", ["no-such-model"], 4, 0, "ddim", 50), "not in the list of choices"),
 ])

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import gradio as gr
 
-from models.samplers import SAMPLER_WORDS
+from models.samplers import SAMPLER_WORDS, SamplerSettings
 
 from ..registry import SPECS, featured
 from ..zoo import Zoo
@@ -37,9 +37,12 @@ def sample_view(zoo: Zoo, dataset: str, names: Sequence[str], n: int = 16, seed:
     for i, name in enumerate(names):
         if progress:
             progress(i / len(names), f"drawing from {title(name)}")
-        opts = tuple(sorted(sampler_options(name, dataset, **chosen_sampler(sampler, steps)).items()))
-        img, secs = draw(zoo, dataset, name, n, seed, None, opts)
-        out.append((img, f"{caption(zoo, dataset, name)} — {secs:.2f} s"))
+        options = sampler_options(name, dataset, **chosen_sampler(sampler, steps))
+        img, secs = draw(zoo, dataset, name, n, seed, None, tuple(sorted(options.items())))
+        own = SPECS[name].cls.samplers
+        note = (f" (keeps its own sampler: {SamplerSettings(options['sampler'], options['steps']).words()})"
+                if own and sampler != OWN and sampler not in own else "")
+        out.append((img, f"{caption(zoo, dataset, name)} — {secs:.2f} s{note}"))
     return out
 
 

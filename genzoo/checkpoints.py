@@ -179,7 +179,7 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
         samplers, fastest = scores.pop("samplers", {}), scores.pop("fastest_within_10pct", None)
         metrics = {
             f"{k} ({part.replace('_', ' ')})": v for part, d in scores.items() if isinstance(d, dict)
-            for k, v in d.items() if k != "n"
+            for k, v in d.items() if k != "n" and isinstance(v, (int, float))      # not what it was drawn with
         }
     if metrics:
         earlier = f"; measured on the weights after epoch {scored_at}, before the epochs since" if (

@@ -6,6 +6,8 @@
 # Writes checkpoints/DATASET/MODEL/referee.json (unconditional, and cycling labels for conditional models).
 # With SAMPLES=DIR, samples already written by `python -m genzoo evaluate --samples DIR` are scored instead of
 # drawing them again (they are the same images: seed 0 unconditional, seed 1 with labels cycling).
+# KINDS=unconditional scores only the set drawn with no class asked (KINDS=cycle: only the labelled one); referee.json
+# keeps its other entries.
 # PRECISION=bf16 draws with bfloat16 autocast (about twice as fast for the diffusion models on CPUs with AMX);
 # with SAMPLES, give the --precision that evaluate used. referee.json records it, and the epoch of the weights scored.
 # Drawings are made under artifacts/referee/ (git-ignored) and keep their progress there: a stopped run continues
@@ -15,6 +17,7 @@ cd "$(dirname "$0")/.."
 REFEREE=${REFEREE:-../shared/referee/referee.py}
 PY=${PYTHON:-python}
 PRECISION=${PRECISION:-fp32}
+KINDS=${KINDS:-both}        # unconditional, cycle or both: which of the two sets to draw and score again
 dataset=$1; shift
 work=artifacts/referee/$dataset
 mkdir -p "$work"
@@ -29,17 +32,38 @@ draw() {  # draw MODEL KIND FILE [sampling options]
 }
 for model in "$@"; do
   out=checkpoints/$dataset/$model/referee.json
-  draw "$model" unconditional "$work/$model-u.npz" --seed 0
-  uncond=$($PY "$REFEREE" score "$work/$model-u.npz" --dataset "$dataset" --json)
-  cond=null
-  if draw "$model" cycle "$work/$model-c.npz" --seed 1 --labels cycle 2>/dev/null; then
-    cond=$($PY "$REFEREE" score "$work/$model-c.npz" --dataset "$dataset" --json)
+  uncond=skip
+  cond=skip
+  if [ "$KINDS" != cycle ]; then
+    draw "$model" unconditional "$work/$model-u.npz" --seed 0
+    uncond=$($PY "$REFEREE" score "$work/$model-u.npz" --dataset "$dataset" --json)
   fi
-  epoch=$($PY -c "import json; print(json.load(open('checkpoints/$dataset/$model/history.json'))['epochs'][-1]['epoch'])")
-  settings=$($PY -c "from genzoo.registry import describe_sampler; print(describe_sampler('$model', '$dataset'))")
-  printf '{"unconditional": %s, "labels_cycling": %s, "sampling": {"settings": "the app defaults: %s", "precision": "%s", "epoch": %s}}\n' \
-    "$uncond" "$cond" "$settings" "$PRECISION" "$epoch" > "$out"
+  if [ "$KINDS" != unconditional ]; then
+    cond=null
+    if draw "$model" cycle "$work/$model-c.npz" --seed 1 --labels cycle 2>/dev/null; then
+      cond=$($PY "$REFEREE" score "$work/$model-c.npz" --dataset "$dataset" --json)
+    fi
+  fi
+  # merged into referee.json, each score with what it was drawn with (the sampler settings, the precision, the
+  # epoch of the weights and, with no class asked, the rule that chose the classes); other entries stay
+  $PY - "$out" "$dataset" "$model" "$uncond" "$cond" "$PRECISION" <<'PYEOF'
+import json, sys, time
+from pathlib import Path
+from genzoo.registry import describe_sampler
+from models.base import NO_CLASS_RULE
+out, dataset, model, uncond, cond, precision = sys.argv[1:]
+path = Path(out)
+r = json.loads(path.read_text()) if path.exists() else {}
+epoch = json.loads((path.parent / "history.json").read_text())["epochs"][-1]["epoch"]
+drawn = {"settings": describe_sampler(model, dataset), "precision": precision, "epoch": epoch,
+         "date": time.strftime("%Y-%m-%d")}
+if uncond != "skip":
+    r["unconditional"] = {**json.loads(uncond), "drawn": {**drawn, "no_class": NO_CLASS_RULE}}
+if cond != "skip":
+    r["labels_cycling"] = None if cond == "null" else {**json.loads(cond), "drawn": drawn}
+path.write_text(json.dumps(r, indent=1) + "\n")
+PYEOF
   $PY -c "from genzoo.checkpoints import refresh_card; refresh_card('$dataset', '$model')"
-  echo "$dataset/$model: $(cat "$out")"
+  echo "$dataset/$model: $(cat "$out" | head -c 400)"
   rm -f "$work/$model-u.npz" "$work/$model-c.npz"
 done

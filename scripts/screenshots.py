@@ -2,7 +2,7 @@
 changing a tab (the browser test takes two of the four sets, to keep the suite short).
 
     python app.py &                      # or any URL where the app is served
-    python scripts/screenshots.py [URL] [--out artifacts/screenshots/all]
+    python -m scripts.screenshots [URL] [--out artifacts/screenshots/all]      # from the project's root
 
 Uses Debian's Chromium (``/usr/bin/chromium``) through Playwright. Each tab gets a moment for its pictures to
 arrive; the file names are THEME-DATASET-TAB.png.
@@ -10,14 +10,12 @@ arrive; the file names are THEME-DATASET-TAB.png.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from genzoo.app.text import INTRO
+from tests.test_browser import ARGS, CHROMIUM      # the browser and flags the browser tests use
 
-from genzoo.app.text import INTRO  # noqa: E402
-from tests.test_browser import ARGS, CHROMIUM  # noqa: E402 - the browser and flags the browser tests use
+ROOT = Path(__file__).resolve().parents[1]
 
 TITLE = INTRO.splitlines()[0].lstrip("# ").strip()
 

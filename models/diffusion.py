@@ -133,15 +133,8 @@ class DiffusionBase(GenerativeModel):
 
     def predict_eps(self, x: torch.Tensor, t: int, labels: Optional[torch.Tensor], guidance: float) -> torch.Tensor:
         """Classifier-free guidance: eps_u + s (eps_c - eps_u), in one doubled batch."""
-        n = len(x)
-        tt = torch.full((n,), int(t), device=x.device, dtype=torch.long)
-        null = torch.full((n,), self.null_class, device=x.device, dtype=torch.long)
-        if labels is None or guidance == 0:
-            return self.net(x, tt, null).float()
-        if guidance == 1:
-            return self.net(x, tt, labels).float()
-        eps_c, eps_u = self.net(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([labels, null])).float().chunk(2)
-        return eps_u + guidance * (eps_c - eps_u)
+        tt = torch.full((len(x),), int(t), device=x.device, dtype=torch.long)
+        return guided(self.net, x, tt, labels, guidance, self.null_class)
 
     @torch.no_grad()
     def denoise(self, noise: torch.Tensor, labels: Optional[torch.Tensor] = None, sampler: str = "ddim",
@@ -178,6 +171,20 @@ class DiffusionBase(GenerativeModel):
     def generate(self, noise, labels=None, generator=None, **options):
         x0, _ = self.denoise(noise, labels, generator=generator, **options)
         return self.to_images(x0)
+
+
+def guided(net: nn.Module, x: torch.Tensor, tt: torch.Tensor, labels: Optional[torch.Tensor], guidance: float,
+           null_class: int) -> torch.Tensor:
+    """Classifier-free guidance of a network answering ``net(x, t, labels)`` (a noise or a velocity): without the
+    class (no labels, or guidance 0: the null class), the class plainly (guidance 1: one run), else u + s (c - u)
+    from one doubled batch."""
+    null = torch.full((len(x),), null_class, device=x.device, dtype=torch.long)
+    if labels is None or guidance == 0:
+        return net(x, tt, null).float()
+    if guidance == 1:
+        return net(x, tt, labels).float()
+    c, u = net(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([labels, null])).float().chunk(2)
+    return u + guidance * (c - u)
 
 
 # -- the pixel-space UNet -------------------------------------------------------------------

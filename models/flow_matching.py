@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import GenerativeModel, ProgressFn, signed, unit
-from .diffusion import UNet
+from .diffusion import UNet, guided
 from .samplers import SamplerSettings, register_sampler
 
 register_sampler("euler", "Euler", "Euler", "one straight step along the velocity at a time")
@@ -69,15 +69,8 @@ class FlowMatching(GenerativeModel):
     def velocity(self, x: torch.Tensor, t: float, labels: Optional[torch.Tensor], guidance: float) -> torch.Tensor:
         """v at time ``t`` (0 = picture, 1 = noise), guided with strength ``guidance`` (0: no class; 1: the class
         plainly, one network run; else both runs mixed)."""
-        n = len(x)
-        tt = torch.full((n,), float(t) * TIME_SCALE, device=x.device)
-        null = torch.full((n,), self.null_class, device=x.device, dtype=torch.long)
-        if labels is None or guidance == 0:
-            return self.net(x, tt, null).float()
-        if guidance == 1:
-            return self.net(x, tt, labels).float()
-        v_c, v_u = self.net(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([labels, null])).float().chunk(2)
-        return v_u + guidance * (v_c - v_u)
+        tt = torch.full((len(x),), float(t) * TIME_SCALE, device=x.device)
+        return guided(self.net, x, tt, labels, guidance, self.null_class)
 
     def guidance_terms(self, x: torch.Tensor, t: int, labels: torch.Tensor, guidance: float
                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -172,14 +172,15 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
             f"| restart | after epoch {r['after_epoch']} ({r['date']}), from `{r['from']}`: {r['why']}, so {then} |"
         )
     referee = folder / "referee.json"
-    scored_at, samplers, fastest = None, {}, None
+    scored_at, samplers, fastest, drawn = None, {}, None, None
     if metrics is None and referee.exists():
         scores = json.loads(referee.read_text())
+        drawn = (scores.get("unconditional") or {}).get("drawn")
         scored_at = scores.get("sampling", {}).pop("epoch", None)
         samplers, fastest = scores.pop("samplers", {}), scores.pop("fastest_within_10pct", None)
         metrics = {
             f"{k} ({part.replace('_', ' ')})": v for part, d in scores.items() if isinstance(d, dict)
-            for k, v in d.items() if k != "n" and isinstance(v, (int, float))      # not what it was drawn with
+            for k, v in d.items() if k != "n" and not isinstance(v, dict)      # what a score was drawn with: below
         }
     if metrics:
         earlier = f"; measured on the weights after epoch {scored_at}, before the epochs since" if (
@@ -187,6 +188,10 @@ def write_model_card(folder: Path, spec: ModelSpec, dataset: str, model: ZooMode
         lines += ["", f"## Measured (independent referee, 10,000 samples against the test set{earlier})", "",
                   "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()]
+        if drawn:
+            lines += ["", f"With no class asked: {drawn.get('no_class', 'as the app draws')}; {drawn['settings']} "
+                      f"(guidance 1 when no class is asked), drawn in {drawn['precision']} on "
+                      f"{drawn.get('date', 'an earlier date')}, weights after epoch {drawn['epoch']}."]
     if samplers:
         lines += ["", "## Sampler settings (independent referee, 10,000 samples, labels cycling)", "",
                   "| setting | guidance | network runs a picture | FID | precision | recall | class right |",

@@ -33,6 +33,9 @@ ERROR = re.compile(r"^[\w.]*(Error|Exception): ")
 NOT_FROM_THE_PAGE = ("'NoneType' object is not subscriptable",)
 #: streaming views: their first update is taken, then they are stopped (the live training would play a minute)
 STREAMS = {"train_live"}
+#: left out of the sweep: the speed measurement draws 16 pictures from every model through the same ``sample`` jobs
+#: the Sample tab uses (a third of the sweep's time under the emulation); the API tests call it
+NOT_SWEPT = {"speed"}
 
 
 class Emulated:
@@ -71,7 +74,7 @@ def test_every_endpoint_runs_its_networks_inside_a_gpu_lease(emulated):
     from gradio_client import Client
 
     client = Client(emulated.server.url, verbose=False)
-    endpoints = emulated.server.endpoints()
+    endpoints = [e for e in emulated.server.endpoints() if e[0] not in NOT_SWEPT]
     assert len(endpoints) > 40 and {"sample", "switch_redraw", "link_redraw", "tour_next_redraw",
                                     "train_live"} <= {name for name, _, _ in endpoints}
     answered, refused = [], {}
@@ -100,7 +103,7 @@ def test_every_endpoint_runs_its_networks_inside_a_gpu_lease(emulated):
     clicks = [line for line in emulated.log().splitlines() if any(a in line for a in NOT_FROM_THE_PAGE)]
     assert len(unexplained) <= len(clicks), refused
     every_network = {"sample", "pick_class", "interpolate", "reconstruct", "latent_map", "latent_point",
-                     "latent_locate", "reverse_process", "scrub", "speed", "guide_model", "train_live",
+                     "latent_locate", "reverse_process", "scrub", "guide_model", "train_live",
                      "switch_redraw", "link_redraw", "tour_next_redraw", "fast_diffusion"}
     assert every_network <= set(answered), refused
     assert emulated.leases() and all(0 < s <= 120 for s in emulated.leases())

@@ -25,6 +25,7 @@ import copy
 import functools
 import itertools
 import logging
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Union
 
@@ -60,7 +61,8 @@ def cpu_seconds(network_runs: int) -> float:
 
 
 # -- the boundary ---------------------------------------------------------------------------------------------------
-_SERVED: dict[str, "Served"] = {}        # every served model by key; a forked ZeroGPU worker inherits it
+#: every served model by key, for as long as something holds it (a zoo); a forked ZeroGPU worker inherits it
+_SERVED: "weakref.WeakValueDictionary[str, Served]" = weakref.WeakValueDictionary()
 _KEYS = itertools.count()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
@@ -16,6 +17,51 @@ from models import GenerativeModel
 from .imaging import as_numpy_uint8, save_grid
 
 Labels = Union[None, int, str]
+
+
+@dataclass(frozen=True)
+class DrawRequest:
+    """One request to draw: ``n`` pictures from ``model`` of ``dataset`` with ``seed``, of class ``label`` (None: no
+    class asked, so the one rule of ``GenerativeModel.sample``), with the model's sampler ``options`` (sorted
+    name-value pairs; empty for a one-pass model). Checked once, when made; hashable, so it is its own cache key; and
+    whole, so ``sample_kwargs`` is all that ``model.sample`` is told."""
+    dataset: str
+    model: str
+    n: int
+    seed: int
+    label: Optional[int] = None
+    options: tuple = ()
+
+    def __post_init__(self):
+        from .data import dataset_info
+        from .registry import get_spec
+
+        info = dataset_info(self.dataset)
+        if not get_spec(self.model).generative:
+            raise ValueError(f"{self.model} does not draw pictures")
+        if not isinstance(self.n, int) or self.n < 1:
+            raise ValueError(f"the number of pictures must be a whole number of at least 1, got {self.n!r}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"the seed must be a whole number of at least 0, got {self.seed!r}")
+        if self.label is not None and not 0 <= int(self.label) < len(info.class_names):
+            raise ValueError(f"the class must lie in 0..{len(info.class_names) - 1}, got {self.label!r}")
+
+    @classmethod
+    def at_defaults(cls, dataset: str, model: str, n: int, seed: int, label: Optional[int] = None,
+                    **overrides) -> "DrawRequest":
+        """A request with the model's sampler settings for the dataset (the registry's), with ``overrides``
+        (``sampler``, ``steps``, ``guidance``) checked and applied."""
+        from .registry import sampler_options
+
+        return cls(dataset, model, n, seed, label, tuple(sorted(sampler_options(model, dataset, **overrides).items())))
+
+    def sample_kwargs(self) -> dict:
+        """What ``model.sample(n, label, generator, **...)`` is told: the sampler options and, with no class asked,
+        the training set's class shares."""
+        from .data import dataset_info
+
+        prior = {} if self.label is not None else {"class_prior": dataset_info(self.dataset).class_prior}
+        return {**dict(self.options), **prior}
 
 
 def resolve_labels(model: GenerativeModel, n: int, label: Labels) -> Optional[torch.Tensor]:

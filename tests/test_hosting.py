@@ -81,3 +81,19 @@ def test_any_other_zerogpu_error_is_not_hidden(monkeypatch):
     monkeypatch.setattr(hosting, "_leased", broken)
     with pytest.raises(gr.Error, match="aborted"):
         served.decode(torch.zeros(1, 2))
+
+
+def test_a_request_to_draw_is_one_checked_hashable_value():
+    from genzoo.sampling import DrawRequest
+
+    a = DrawRequest.at_defaults("mnist", "ddpm-cosine", 4, 7)
+    assert a == DrawRequest.at_defaults("mnist", "ddpm-cosine", 4, 7) and hash(a) == hash(DrawRequest.at_defaults(
+        "mnist", "ddpm-cosine", 4, 7))                                      # its own cache key
+    assert dict(a.options)["sampler"] == "unipc" and "class_prior" in a.sample_kwargs()    # no class asked: the rule
+    labelled = DrawRequest.at_defaults("mnist", "ddpm-cosine", 4, 7, label=3, steps=5)
+    assert dict(labelled.options)["steps"] == 5 and "class_prior" not in labelled.sample_kwargs()
+    assert DrawRequest.at_defaults("fashion", "gan", 2, 0).options == ()                 # one pass: nothing to set
+    for bad, words in ((dict(n=0), "at least 1"), (dict(seed=-1), "seed"), (dict(label=10), "class must lie"),
+                       (dict(model="classifier"), "does not draw"), (dict(dataset="cifar"), "unknown dataset")):
+        with pytest.raises(ValueError, match=words):
+            DrawRequest(**{**dict(dataset="mnist", model="gan", n=2, seed=0), **bad})

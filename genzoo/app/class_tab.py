@@ -6,11 +6,12 @@ from typing import Optional
 import gradio as gr
 
 from ..registry import DEFAULT_GUIDANCE, default_guidance
+from ..sampling import DrawRequest
 from ..zoo import Zoo
 from .common import (Built, Gallery, Progress, api, caption, clamp_float, clamp_int, class_dropdown, class_index,
                      class_names, draw,
                      friendly, gallery, HEAVY, MAX_SAMPLES, MAX_SEED, on_load, progress_adapter, redraw,
-                     sampler_options, title)
+                     title)
 from .inputs import Number, Slider
 from .turns import takes_turn
 from .text import TEXT
@@ -30,8 +31,7 @@ def class_view(zoo: Zoo, dataset: str, class_name, n: int = 8, seed: int = 0, gu
             progress(i / len(able), f"drawing from {title(name)}")
         lo, hi = zoo.model(dataset, name).guidance_range or (0.0, 10.0)   # a distilled model learned a range
         g = min(max(guidance, lo), hi)
-        opts = tuple(sorted(sampler_options(name, dataset, guidance=g).items()))
-        img, secs = draw(zoo, dataset, name, n, seed, k, opts)
+        img, secs = draw(zoo, DrawRequest.at_defaults(dataset, name, n, seed, k, guidance=g))
         note = f" (guided at {g:g}: it learned strengths {lo:g} to {hi:g})" if g != guidance else ""
         out.append((img, f"{caption(zoo, dataset, name)} — {secs:.2f} s{note}"))
     if not out:

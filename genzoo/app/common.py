@@ -19,6 +19,7 @@ from ..data import DATASETS, dataset_info
 from ..imaging import to_pil
 from ..measurements import Measurements
 from ..registry import SPECS
+from ..sampling import DrawRequest
 from ..zoo import Zoo
 from .memo import Memo
 from .inputs import Dropdown, Sketchpad
@@ -209,18 +210,17 @@ def long_work(zoo: Zoo, dataset: str, names: Sequence[str], **overrides) -> bool
 DRAWN = Memo(64)
 
 
-def draw(zoo: Zoo, dataset: str, name: str, n: int, seed: int, label: Optional[int],
-         opts: tuple) -> tuple[Image.Image, float]:
-    """``n`` pictures from one model as rows of 16, and the seconds they took; cached per request."""
+def draw(zoo: Zoo, request: DrawRequest) -> tuple[Image.Image, float]:
+    """A request's pictures as rows of 16, and the seconds they took; cached per request."""
     from .. import explore
     from ..imaging import grid_pil
 
     def compute():
-        prior = {} if label is not None else {"class_prior": dataset_info(dataset).class_prior}    # no class asked
-        out = explore.timed_sample(zoo.model(dataset, name), n, seed, label, **dict(opts), **prior)
-        return grid_pil(out.images, nrow=min(n, ROW), scale=3), out.seconds
+        r = request
+        out = explore.timed_sample(zoo.model(r.dataset, r.model), r.n, r.seed, r.label, **r.sample_kwargs())
+        return grid_pil(out.images, nrow=min(r.n, ROW), scale=3), out.seconds
 
-    return DRAWN.get((zoo, dataset, name, n, seed, label, opts), compute)
+    return DRAWN.get((zoo, request), compute)
 
 
 # -- controls ----------------------------------------------------------------------------------

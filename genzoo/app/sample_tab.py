@@ -9,10 +9,11 @@ import gradio as gr
 from models.samplers import SAMPLER_WORDS, SamplerSettings
 
 from ..registry import SPECS, featured
+from ..sampling import DrawRequest
 from ..zoo import Zoo
 from .common import (Built, Gallery, Progress, api, caption, clamp_int, draw, friendly, gallery, HEAVY,
                      known_names, long_work, MAX_SAMPLES, MAX_SEED, model_choices, on_load, progress_adapter, redraw,
-                     sampler_options, title)
+                     title)
 from .turns import takes_turn
 from .inputs import CheckboxGroup, Number, Radio, Slider
 from .text import TEXT
@@ -37,8 +38,9 @@ def sample_view(zoo: Zoo, dataset: str, names: Sequence[str], n: int = 16, seed:
     for i, name in enumerate(names):
         if progress:
             progress(i / len(names), f"drawing from {title(name)}")
-        options = sampler_options(name, dataset, **chosen_sampler(sampler, steps))
-        img, secs = draw(zoo, dataset, name, n, seed, None, tuple(sorted(options.items())))
+        request = DrawRequest.at_defaults(dataset, name, n, seed, None, **chosen_sampler(sampler, steps))
+        img, secs = draw(zoo, request)
+        options = dict(request.options)
         own = SPECS[name].cls.samplers
         note = (f" (keeps its own sampler: {SamplerSettings(options['sampler'], options['steps']).words()})"
                 if own and sampler != OWN and sampler not in own else "")

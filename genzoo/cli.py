@@ -101,6 +101,9 @@ def _evaluate(args) -> None:
             samples_dir=Path(args.samples) / dataset if args.samples else None,
             precision=args.precision,
             curve_n=args.curve_n,
+            stale_only=args.stale_only,
+            timing=not args.no_timing,
+            curves=not args.no_curves,
         )
         print(f"wrote {path}")
 
@@ -202,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--samples",
         help="also write the scored samples under DIR/<dataset>/ (MODEL-unconditional.npz, MODEL-cycle.npz)",
     )
+    v.add_argument("--stale-only", action="store_true",
+                   help="score only the models whose row was measured on other settings or weights than the app's "
+                        "now (or that have no row); of those, only the stale parts are drawn again")
+    v.add_argument("--no-timing", action="store_true", help="keep the former timings (time later, on a quiet machine)")
+    v.add_argument("--no-curves", action="store_true",
+                   help="keep a guidance curve drawn with other settings (it stays labelled with them)")
     v.add_argument("--no-progress", action="store_true")
     v.set_defaults(fn=_evaluate, interrupted=RESUMABLE_SAMPLING)
 

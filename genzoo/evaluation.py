@@ -7,7 +7,7 @@ Every measurement uses fixed seeds, so reruns agree except for timings; the metr
 from __future__ import annotations
 
 import json
-import time
+import math
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -15,80 +15,20 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from models import Classifier, GenerativeModel, count_parameters
+from models import GenerativeModel, count_parameters
 
 from . import explore
 from .checkpoints import checkpoint_root, hardware, load_history, load_model, write_json
 from .data import dataset_info, load_split, to_unit
+from .evaluator import Evaluator, latency, precision_check
 from .measurements import Measurements
-from .metrics import class_kl, frechet_distance, laplacian_variance, precision_recall
+from .provenance import provenance, stale_parts
 from . import registry
 from .registry import GENERATIVE, SPECS
 from .sampling import partial_path, reconstruct_batched, sample_batched, write_samples
 
 LATENCY_BATCHES = (1, 16, 64)
 GUIDANCE_CURVE = (0.0, 1.0, 1.5, 2.0, 3.0, 5.0)
-
-
-# -- the evaluator ------------------------------------------------------------------------------
-class Evaluator:
-    """Features and predictions of the evaluator classifier, plus the real-data reference."""
-
-    def __init__(self, classifier: Classifier, test_images: torch.Tensor, train_images: torch.Tensor):
-        self.classifier = classifier.eval()
-        self.test_features, _ = self.embed(test_images)
-        self.train_features, _ = self.embed(train_images)
-        self.real_sharpness = laplacian_variance(test_images)
-        self.test_images = test_images
-
-    @torch.no_grad()
-    def embed(self, images: torch.Tensor, batch: int = 1000) -> tuple[np.ndarray, np.ndarray]:
-        feats, preds = [], []
-        for i in range(0, len(images), batch):
-            f = self.classifier.features(images[i:i + batch])
-            feats.append(f)
-            preds.append(self.classifier.head(f).argmax(1))
-        return torch.cat(feats).double().numpy(), torch.cat(preds).numpy()
-
-    def floor(self) -> float:
-        return frechet_distance(self.train_features, self.test_features)
-
-    def score(self, images: torch.Tensor, labels: Optional[torch.Tensor] = None, pr_samples: int = 5000) -> dict:
-        feats, pred = self.embed(images)
-        rng = np.random.default_rng(0)
-        m = min(pr_samples, len(feats), len(self.test_features))
-        p, r = precision_recall(self.test_features[rng.choice(len(self.test_features), m, replace=False)],
-                                feats[rng.choice(len(feats), m, replace=False)])
-        out = {"fid": frechet_distance(feats, self.test_features), "precision": p, "recall": r,
-               "class_kl": class_kl(pred), "sharpness": laplacian_variance(images) / self.real_sharpness}
-        if labels is not None:
-            out["cond_acc"] = float((pred == labels.numpy()).mean())
-        return out
-
-
-def latency(model: GenerativeModel, batch: int, options: dict, budget_s: float = 20.0, max_runs: int = 10) -> dict:
-    """Median and 95th percentile milliseconds per call, over as many runs as fit the budget (at least 2,
-    unless ``max_runs`` is 1)."""
-    model.sample(min(batch, 2), generator=torch.Generator().manual_seed(0), **options)   # warm-up
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < max_runs and (len(times) < min(2, max_runs) or time.perf_counter() - start < budget_s):
-        t0 = time.perf_counter()
-        model.sample(batch, generator=torch.Generator().manual_seed(len(times)), **options)
-        times.append(1000 * (time.perf_counter() - t0))
-    return {"batch": batch, "runs": len(times), "median_ms": float(np.median(times)),
-            "p95_ms": float(np.percentile(times, 95)), "ms_per_image": float(np.median(times)) / batch}
-
-
-def precision_check(model: GenerativeModel, ev: Evaluator, drawn: torch.Tensor, labels: Optional[torch.Tensor],
-                    seed: int, options: dict, m: int = 100) -> dict:
-    """Draw the first ``m`` of ``drawn`` (made at a lower precision from ``seed``) again in fp32, from the same
-    noise, and say how close the two sets are: share classified alike and mean absolute pixel difference."""
-    m = min(m, len(drawn))
-    full, _ = sample_batched(model, m, labels[:m] if labels is not None else None, seed=seed, progress=False, **options)
-    (_, pred_full), (_, pred_fast) = ev.embed(full), ev.embed(drawn[:m])
-    return {"n": m, "same_class": float((pred_full == pred_fast).mean()),
-            "mean_abs_pixel_diff": float((full - drawn[:m]).abs().mean())}
 
 
 COMPARED = (("ddim", 50), ("ddim", 20), ("ddpm", None))     # the settings timed beside each model's own default
@@ -118,22 +58,44 @@ def noise_walk_smoothness(model: GenerativeModel, default: dict) -> float:
                           for i in range(10 if runs == 1 else 3)]))
 
 
+def _timings(model: GenerativeModel, opts: dict[str, dict], latency_batches: Sequence[int], skip_slow: bool,
+             budget_s: float) -> tuple[dict, dict]:
+    """Network runs and latency of every setting in ``opts`` (the model's default first)."""
+    timed, runs = {}, {}
+    for setting, o in opts.items():
+        runs[setting] = model.network_evaluations(**o, labels_given=False)
+        slow = o.get("sampler") == "ddpm"    # every one of 1,000 steps: a batch of 64 takes minutes, so fewer runs
+        if slow and skip_slow:
+            timed[setting] = "skipped"
+            continue
+        timed[setting] = [latency(model, b, o, budget_s=1.0 if slow else budget_s,
+                                  max_runs=(1 if b >= 64 else 2) if slow else 10) for b in latency_batches]
+    return timed, runs
+
+
 def evaluate_model(name: str, dataset: str, model: GenerativeModel, ev: Evaluator, n: int, seed: int,
                    latency_batches: Sequence[int] = LATENCY_BATCHES, guidance_curve: bool = True,
                    progress: bool = True, skip_slow: bool = False, latency_budget_s: float = 10.0,
                    samples_dir: Optional[Path] = None, precision: str = "fp32", curve_n: int = 2000,
-                   partial_dir: Optional[Path] = None) -> dict:
-    """Every measurement of one model. With ``samples_dir``, the scored samples are also written there as
-    ``<name>-unconditional.npz`` and ``<name>-cycle.npz``: the very images the sampling CLI makes with
-    ``--seed S`` and ``--seed S+1 --labels cycle`` (and ``--precision``), so an outside scorer can check them.
-    With ``partial_dir`` (default: ``samples_dir``), drawing those two sets keeps its progress there
-    (``<name>-<kind>.npz.partial.pt``, removed at the end), so an interrupted evaluation continues when rerun."""
-    spec = SPECS[name]
+                   partial_dir: Optional[Path] = None, previous: Optional[dict] = None, timing: bool = True,
+                   root: Optional[Path] = None) -> dict:
+    """Every measurement of one model. Each part records what it was measured on (``genzoo.provenance``); a part of
+    ``previous`` (the model's former row) that is still fresh is kept rather than drawn again, as is its guidance
+    curve (labelled with the settings it was drawn with) unless ``guidance_curve`` and it is stale. ``timing=False``
+    keeps the former timings (to time later on a quiet machine).
+
+    With ``samples_dir``, the scored samples are also written there as ``<name>-unconditional.npz`` and
+    ``<name>-cycle.npz``: the very images the sampling CLI makes with ``--seed S`` and ``--seed S+1 --labels cycle``
+    (and ``--precision``), so an outside scorer can check them. With ``partial_dir`` (default: ``samples_dir``),
+    drawing those two sets keeps its progress there (``<name>-<kind>.npz.partial.pt``, removed at the end), so an
+    interrupted evaluation continues when rerun."""
+    spec, previous = SPECS[name], previous or {}
     partial_dir = partial_dir or samples_dir
     partials = {kind: partial_path(Path(partial_dir) / f"{name}-{kind}.npz") if partial_dir else None
                 for kind in ("unconditional", "cycle")}
     opts = sampler_settings(name, dataset)
     default = next(iter(opts.values()))
+    stale = stale_parts(previous or None, name, dataset, root)
     out: dict = {
         "title": spec.title,
         "family": model.family,
@@ -143,68 +105,100 @@ def evaluate_model(name: str, dataset: str, model: GenerativeModel, ev: Evaluato
         "sampler": default,
         "precision": precision,
     }
-    images, drawn = sample_batched(model, n, None, seed=seed, progress=progress, precision=precision,
-                                   resume=partials["unconditional"], **default,
-                                   **({"class_prior": dataset_info(dataset).class_prior} if model.conditional else {}))
-    out["unconditional"] = ev.score(images)
-    checked = (images, None, seed)            # the set a lower precision is checked on: the conditional one if any
-    if samples_dir is not None:
-        write_samples(images, drawn, Path(samples_dir) / f"{name}-unconditional.npz")
-    if model.conditional:
+    keep = [p for p in ("unconditional", "conditional_samples") if p in previous and p not in stale]
+    out.update({p: previous[p] for p in keep})
+    checked = None                             # the set a lower precision is checked on: the conditional one if any
+    if "unconditional" not in keep:
+        images, drawn = sample_batched(
+            model, n, None, seed=seed, progress=progress, precision=precision, resume=partials["unconditional"],
+            **default, **({"class_prior": dataset_info(dataset).class_prior} if model.conditional else {}))
+        out["unconditional"] = {**ev.score(images), "drawn": provenance(name, dataset, "unconditional", root),
+                                "precision": precision}
+        checked = (images, None, seed)
+        if samples_dir is not None:
+            write_samples(images, drawn, Path(samples_dir) / f"{name}-unconditional.npz")
+    if model.conditional and "conditional_samples" not in keep:
         labels = torch.arange(n) % model.num_classes
         images_c, _ = sample_batched(model, n, labels, seed=seed + 1, progress=progress, precision=precision,
                                      resume=partials["cycle"], **default)
-        out["conditional_samples"] = ev.score(images_c, labels)
+        out["conditional_samples"] = {**ev.score(images_c, labels), "precision": precision,
+                                      "drawn": provenance(name, dataset, "conditional_samples", root)}
         if samples_dir is not None:
             write_samples(images_c, labels, Path(samples_dir) / f"{name}-cycle.npz")
         checked = (images_c, labels, seed + 1)
-        if guidance_curve and "guidance" in default:
-            curve = []
-            m = min(n, curve_n)
+    if model.conditional and "guidance" in default:
+        curve_fresh = previous.get("curve_drawn") == {"settings": provenance(name, dataset, "curve", root)["settings"]}
+        if "guidance_curve" in previous and (curve_fresh or not guidance_curve):
+            out["guidance_curve"] = previous["guidance_curve"]
+            out["curve_drawn"] = previous.get("curve_drawn", {"settings": previous.get("sampler")})
+        elif guidance_curve:
+            curve, m = [], min(n, curve_n)
+            labels = torch.arange(m) % model.num_classes
             for g in GUIDANCE_CURVE:
-                imgs, _ = sample_batched(model, m, labels[:m], seed=seed + 2, progress=progress, precision=precision,
+                imgs, _ = sample_batched(model, m, labels, seed=seed + 2, progress=progress, precision=precision,
                                          **{**default, "guidance": g})
-                s = ev.score(imgs, labels[:m])
+                s = ev.score(imgs, labels)
                 curve.append({"guidance": g, "cond_acc": s["cond_acc"], "fid": s["fid"], "n": m})
             out["guidance_curve"] = curve
-    if precision != "fp32":
+            out["curve_drawn"] = {"settings": provenance(name, dataset, "curve", root)["settings"]}
+    if precision != "fp32" and checked is not None:
         out["precision_check"] = precision_check(model, ev, *checked, default)
+    elif "precision_check" in previous and precision != "fp32":
+        out["precision_check"] = previous["precision_check"]
+    if model.has_likelihood:
+        out["likelihood"] = likelihood_scores(model, ev, seed)
     if model.can_encode:
-        x = ev.test_images
-        with torch.no_grad():
-            labels = torch.as_tensor(ev.embed(x)[1]) if model.conditional else None
-            recon = reconstruct_batched(model, x, labels)
-        out["reconstruction_mse"] = float((recon - x).pow(2).mean())
-        if model.has_likelihood:
-            torch.manual_seed(seed)
-            with torch.no_grad():
-                nll, kl = zip(*[model.terms(x[i:i + 500], labels[i:i + 500] if labels is not None else None)
-                                for i in range(0, len(x), 500)])
-            out["elbo_nats"] = float(-(torch.cat(nll) + torch.cat(kl)).mean())
-            out["kl_nats"] = float(torch.cat(kl).mean())
-            out["kl_per_dimension"] = model.kl_per_dimension(x, labels).tolist()
-        # interpolation smoothness between pairs of test images
-        g = torch.Generator().manual_seed(seed)
-        pairs = torch.randint(0, len(x), (50, 2), generator=g)
-        out["interpolation_smoothness"] = float(np.mean([
-            explore.smoothness(explore.latent_path(model, x[a][None], x[b][None], 10,
-                                                   labels[a:a + 1] if labels is not None else None))
-            for a, b in pairs.tolist()]))
+        out.update(encoder_scores(model, ev, seed))
     else:                   # no encoder: walk between two seeds' noise (GANs, pixel and latent diffusion alike)
         out["interpolation_smoothness"] = noise_walk_smoothness(model, default)
-    out["latency"], out["network_evaluations"] = {}, {}
-    for setting, o in opts.items():
-        out["network_evaluations"][setting] = model.network_evaluations(**o, labels_given=False)
-        slow = o.get("sampler") == "ddpm"    # every one of 1,000 steps: a batch of 64 takes minutes, so fewer runs
-        if slow and skip_slow:
-            out["latency"][setting] = "skipped"
-            continue
-        out["latency"][setting] = [latency(model, b, o, budget_s=1.0 if slow else latency_budget_s,
-                                           max_runs=(1 if b >= 64 else 2) if slow else 10)
-                                   for b in latency_batches]
+    if timing or "latency" not in previous:
+        out["latency"], out["network_evaluations"] = _timings(model, opts, latency_batches, skip_slow,
+                                                              latency_budget_s)
+        out["latency_drawn"] = {**provenance(name, dataset, "latency", root), "machine": hardware()}
+    else:
+        out.update({k: previous[k] for k in ("latency", "network_evaluations", "latency_drawn") if k in previous})
     for path in partials.values():
         if path is not None:
             path.unlink(missing_ok=True)
+    return out
+
+
+def likelihood_scores(model: GenerativeModel, ev: Evaluator, seed: int, batch: int = 500) -> dict:
+    """The model's log-likelihood of the test pictures (exact, or its bound: ``kind``), in nats a picture and in
+    bits per dimension (−log₂ p(x) / 784)."""
+    x = ev.test_images
+    labels = torch.as_tensor(ev.embed(x)[1]) if model.conditional else None
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        nats = torch.cat([model.log_likelihood(x[i:i + batch], labels[i:i + batch] if labels is not None else None)
+                          for i in range(0, len(x), batch)]).double()
+    mean = float(nats.mean())
+    return {"kind": model.likelihood, "nats": mean, "bits_per_dim": -mean / (x[0].numel() * math.log(2))}
+
+
+def encoder_scores(model: GenerativeModel, ev: Evaluator, seed: int) -> dict:
+    """Reconstruction error, the likelihood bound where the model has one, and interpolation smoothness between
+    pairs of test pictures."""
+    out = {}
+    x = ev.test_images
+    with torch.no_grad():
+        labels = torch.as_tensor(ev.embed(x)[1]) if model.conditional else None
+        recon = reconstruct_batched(model, x, labels)
+    out["reconstruction_mse"] = float((recon - x).pow(2).mean())
+    if hasattr(model, "terms"):         # a VAE: its bound's two terms, and the code dimensions it uses
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            nll, kl = zip(*[model.terms(x[i:i + 500], labels[i:i + 500] if labels is not None else None)
+                            for i in range(0, len(x), 500)])
+        out["elbo_nats"] = float(-(torch.cat(nll) + torch.cat(kl)).mean())
+        out["kl_nats"] = float(torch.cat(kl).mean())
+        out["kl_per_dimension"] = model.kl_per_dimension(x, labels).tolist()
+    g = torch.Generator().manual_seed(seed)
+    pairs = torch.randint(0, len(x), (50, 2), generator=g)
+    out["interpolation_smoothness"] = float(np.mean([
+        explore.smoothness(explore.latent_path(model, x[a][None], x[b][None], 10,
+                                               labels[a:a + 1] if labels is not None else None))
+        for a, b in pairs.tolist()]))
     return out
 
 
@@ -246,18 +240,21 @@ def evaluate(dataset: str, names: Optional[Sequence[str]] = None, n: int = 10000
              data_root: Optional[str] = None, root: Optional[Path] = None, progress: bool = True,
              latency_batches: Sequence[int] = LATENCY_BATCHES, skip_slow: bool = False,
              latency_budget_s: float = 10.0, samples_dir: Optional[Path] = None, precision: str = "fp32",
-             curve_n: int = 2000) -> Path:
+             curve_n: int = 2000, stale_only: bool = False, timing: bool = True, curves: bool = True) -> Path:
     """Score every (or the named) generative model of a dataset; writes ``checkpoints/<dataset>/metrics.json``.
 
     Models already in that file from a run with the same ``n`` and ``seed`` are kept, so models can be
-    scored one at a time as their training finishes. The two big sample sets of a model keep their progress in
-    ``samples_dir`` (else beside ``metrics.json``), so a run that is stopped continues when started again."""
+    scored one at a time as their training finishes; of a model scored again, the parts still fresh are kept
+    (``evaluate_model``); ``stale_only``: only models with a stale part are scored. ``timing=False`` keeps the
+    former timings; ``curves=False`` keeps a stale guidance curve (labelled with its settings). The two big sample
+    sets of a model keep their progress in ``samples_dir`` (else beside ``metrics.json``), so a run that is stopped
+    continues when started again."""
     root = Path(root or checkpoint_root())
     classifier = load_model(dataset, "classifier", root=root)
     x, _ = load_split(dataset, True, data_root)
     xt, yt = load_split(dataset, False, data_root)
     idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:10000]
-    ev = Evaluator(classifier, to_unit(xt), to_unit(x[idx]))
+    ev = Evaluator(classifier, to_unit(xt), to_unit(x[idx]), to_unit(x))
     _, test_pred = ev.embed(to_unit(xt))
     out = {"dataset": dataset, "n": n, "seed": seed, "floor_fid": ev.floor(),
            "classifier_test_accuracy": float((test_pred == yt.numpy()).mean()),
@@ -267,24 +264,17 @@ def evaluate(dataset: str, names: Optional[Sequence[str]] = None, n: int = 10000
         old = json.loads(path.read_text())
         if (old.get("n"), old.get("seed")) == (n, seed):
             out["models"] = {k: v for k, v in old.get("models", {}).items() if k in SPECS}
-    for name in tqdm(list(names or GENERATIVE), desc="models", disable=not progress):
+    names = list(names or [m for m in GENERATIVE if (root / dataset / m / "config.json").exists()])
+    if stale_only:
+        names = [m for m in names if stale_parts(out["models"].get(m), m, dataset, root)]
+    for name in tqdm(names, desc="models", disable=not progress):
         model = load_model(dataset, name, root=root)
         hist = load_history(root / dataset / name)
         result = evaluate_model(
-            name,
-            dataset,
-            model,
-            ev,
-            n,
-            seed,
-            latency_batches,
-            progress=progress,
-            skip_slow=skip_slow,
-            latency_budget_s=latency_budget_s,
-            samples_dir=samples_dir,
-            precision=precision,
-            curve_n=curve_n,
-            partial_dir=samples_dir or root / dataset,
+            name, dataset, model, ev, n, seed, latency_batches, guidance_curve=curves, progress=progress,
+            skip_slow=skip_slow, latency_budget_s=latency_budget_s, samples_dir=samples_dir, precision=precision,
+            curve_n=curve_n, partial_dir=samples_dir or root / dataset, previous=out["models"].get(name),
+            timing=timing, root=root,
         )
         result["training"] = {"epochs": len(hist.get("epochs", [])),
                               "time_s": sum(e["time_s"] for e in hist.get("epochs", [])),

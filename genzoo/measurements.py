@@ -39,9 +39,15 @@ class ModelScores:
     guidance_curve: tuple[dict, ...]
     number_format: str
     precision_check: Optional[dict]
+    copying: Optional[dict] = None          # ``genzoo.metrics.copying`` of the pictures drawn with no class asked
+    machine: Optional[str] = None           # where the timings were measured
+    curve_settings: Optional[dict] = None   # the sampler settings the guidance curve was drawn with
+    referee_fid: Optional[float] = None     # the referee's FID at the same settings and weights, where scored
+    stale: tuple[str, ...] = ()             # parts measured on other settings or weights than the app's now
 
     @classmethod
-    def from_result(cls, name: str, r: dict) -> "ModelScores":
+    def from_result(cls, name: str, r: dict, referee_fid: Optional[float] = None,
+                    stale: tuple[str, ...] = ()) -> "ModelScores":
         u = r["unconditional"]
         return cls(name=name, title=r["title"], fid=u["fid"], precision=u["precision"], recall=u["recall"],
                    class_kl=u["class_kl"], sharpness=u["sharpness"],
@@ -51,7 +57,10 @@ class ModelScores:
                    network_runs=next(iter(r["network_evaluations"].values())), parameters=r["parameters"],
                    train_minutes=r["training"]["time_s"] / 60, requires_labels=r["requires_labels"],
                    guidance_curve=tuple(r.get("guidance_curve", ())), number_format=r.get("precision", "fp32"),
-                   precision_check=r.get("precision_check"))
+                   precision_check=r.get("precision_check"), copying=u.get("copying"),
+                   machine=(r.get("latency_drawn") or {}).get("machine"),
+                   curve_settings=(r.get("curve_drawn") or {}).get("settings"), referee_fid=referee_fid,
+                   stale=tuple(stale))
 
 
 @dataclass(frozen=True)
@@ -64,16 +73,26 @@ class Measurements:
     models: dict[str, ModelScores]
 
     @classmethod
-    def from_dict(cls, m: dict) -> "Measurements":
+    def from_dict(cls, m: dict, root: Optional[Path] = None) -> "Measurements":
+        """The measurements; with ``root`` (the checkpoint root), each row also says which of its parts are stale
+        and carries the referee's FID where the referee scored the same settings and weights."""
+        def row(name: str, r: dict) -> ModelScores:
+            if root is None:
+                return ModelScores.from_result(name, r)
+            from .provenance import referee_fid, stale_parts
+
+            return ModelScores.from_result(name, r, referee_fid(m["dataset"], name, root),
+                                           tuple(stale_parts(r, name, m["dataset"], root)))
+
         return cls(dataset=m["dataset"], n=m["n"], floor_fid=m["floor_fid"],
                    classifier_accuracy=m["classifier_test_accuracy"], hardware=m["hardware"],
-                   models={name: ModelScores.from_result(name, r) for name, r in m["models"].items()})
+                   models={name: row(name, r) for name, r in m["models"].items()})
 
     @classmethod
     def load(cls, path: Path) -> Optional["Measurements"]:
-        """The file's measurements, or None when it does not exist yet."""
+        """The file's measurements (``checkpoints/<dataset>/metrics.json``), or None when it does not exist yet."""
         path = Path(path)
-        return cls.from_dict(json.loads(path.read_text())) if path.exists() else None
+        return cls.from_dict(json.loads(path.read_text()), path.parent.parent) if path.exists() else None
 
 
 def sampler_scores(folder: Optional[Path]) -> dict[str, dict]:

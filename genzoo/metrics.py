@@ -59,3 +59,40 @@ def laplacian_variance(images: torch.Tensor) -> float:
     """Mean over images of the variance of the 3x3 Laplacian: low for blurry images."""
     kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])[None, None]
     return float(F.conv2d(images.float(), kernel).flatten(1).var(dim=1).mean())
+
+
+def nearest(query: np.ndarray, reference: np.ndarray, k: int = 1, chunk: int = 1000,
+            exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean distances ``[N, k]`` from each query row to its ``k`` nearest reference rows, nearest first, and
+    their indices; ``exclude_self``: query and reference are the same set, so a point is not its own neighbour."""
+    ref = torch.as_tensor(reference, dtype=torch.float32)
+    dists, idx = [], []
+    for i in range(0, len(query), chunk):
+        d = torch.cdist(torch.as_tensor(query[i:i + chunk], dtype=torch.float32), ref)
+        if exclude_self:
+            d[torch.arange(len(d)), torch.arange(i, i + len(d))] = float("inf")
+        v, j = d.topk(k, dim=1, largest=False)
+        dists.append(v)
+        idx.append(j)
+    return torch.cat(dists).double().numpy(), torch.cat(idx).numpy()
+
+
+#: a generated picture "sits on a training picture" when it is closer to its nearest training picture than all but
+#: 1 % of unseen real pictures are to theirs; a model that does not copy has about 1 % of its pictures there
+COPY_PERCENTILE = 1.0
+#: the share of pictures there at which a model is flagged as copying: five times what chance gives
+COPY_FLAG = 0.05
+
+
+def copying(generated: np.ndarray, held_out: np.ndarray, train: np.ndarray) -> dict:
+    """How close generated pictures come to the training set, against how close unseen real (held-out) pictures
+    come, all as features: ``ratio``, the median nearest-training distance of the generated over that of the
+    held-out pictures (about 1 for a model that draws new pictures, near 0 for one that returns training pictures);
+    ``close_share``, the share of generated pictures closer than the held-out pictures' 1st percentile (about
+    0.01 when not copying); and ``flagged`` when that share reaches ``COPY_FLAG``."""
+    d_gen = nearest(generated, train)[0][:, 0]
+    d_real = nearest(held_out, train)[0][:, 0]
+    threshold = float(np.percentile(d_real, COPY_PERCENTILE))
+    share = float((d_gen < threshold).mean())
+    return {"ratio": float(np.median(d_gen) / np.median(d_real)), "close_share": share, "threshold": threshold,
+            "held_out_median": float(np.median(d_real)), "flagged": share >= COPY_FLAG}

@@ -8,6 +8,8 @@
 # drawing them again (they are the same images: seed 0 unconditional, seed 1 with labels cycling).
 # KINDS=unconditional scores only the set drawn with no class asked (KINDS=cycle: only the labelled one); referee.json
 # keeps its other entries.
+# Each score records what it was drawn with, the weights' digest among it (genzoo.provenance); the Scoreboard shows
+# a referee score only while it matches the app's settings and weights.
 # PRECISION=bf16 draws with bfloat16 autocast (about twice as fast for the diffusion models on CPUs with AMX);
 # with SAMPLES, give the --precision that evaluate used. referee.json records it, and the epoch of the weights scored.
 # Drawings are made under artifacts/referee/ (git-ignored) and keep their progress there: a stopped run continues
@@ -49,6 +51,7 @@ for model in "$@"; do
   $PY - "$out" "$dataset" "$model" "$uncond" "$cond" "$PRECISION" <<'PYEOF'
 import json, sys, time
 from pathlib import Path
+from genzoo.provenance import conditional, weights_digest
 from genzoo.registry import describe_sampler
 from models.base import NO_CLASS_RULE
 out, dataset, model, uncond, cond, precision = sys.argv[1:]
@@ -56,9 +59,10 @@ path = Path(out)
 r = json.loads(path.read_text()) if path.exists() else {}
 epoch = json.loads((path.parent / "history.json").read_text())["epochs"][-1]["epoch"]
 drawn = {"settings": describe_sampler(model, dataset), "precision": precision, "epoch": epoch,
-         "date": time.strftime("%Y-%m-%d")}
+         "weights": weights_digest(dataset, model), "date": time.strftime("%Y-%m-%d")}
 if uncond != "skip":
-    r["unconditional"] = {**json.loads(uncond), "drawn": {**drawn, "no_class": NO_CLASS_RULE}}
+    rule = {"no_class": NO_CLASS_RULE} if conditional(dataset, model) else {}
+    r["unconditional"] = {**json.loads(uncond), "drawn": {**drawn, **rule}}
 if cond != "skip":
     r["labels_cycling"] = None if cond == "null" else {**json.loads(cond), "drawn": drawn}
 path.write_text(json.dumps(r, indent=1) + "\n")

@@ -12,9 +12,32 @@ from .common import (Built, Gallery, Progress, api, caption, clamp_float, clamp_
                      class_names, draw,
                      friendly, gallery, HEAVY, MAX_SAMPLES, MAX_SEED, on_load, progress_adapter, redraw,
                      title)
+from . import nearest
 from .inputs import Number, Slider
 from .turns import takes_turn
 from .text import TEXT
+
+def guided(zoo: Zoo, dataset: str, name: str, guidance: float) -> float:
+    """The strength a model is guided at: ``guidance``, within the range a distilled model learned."""
+    lo, hi = zoo.model(dataset, name).guidance_range or (0.0, 10.0)
+    return min(max(guidance, lo), hi)
+
+
+def able(zoo: Zoo, dataset: str) -> list[str]:
+    """Every model of the dataset that can be told the class, in the order drawn."""
+    return zoo.ready(dataset, lambda e: e.model.generative and e.model.conditional)
+
+
+def class_request(zoo: Zoo, dataset: str, class_name, guidance, n, seed, index: int) -> Optional[DrawRequest]:
+    """The request that drew the clicked row."""
+    names = able(zoo, dataset)
+    if not 0 <= index < len(names):
+        return None
+    guidance = default_guidance(dataset) if guidance is None else clamp_float(guidance, 0, 10, "guidance strength")
+    return DrawRequest.at_defaults(dataset, names[index], clamp_int(n, 1, MAX_SAMPLES, "number of images"),
+                                   clamp_int(seed, 0, MAX_SEED, "seed"), class_index(dataset, class_name),
+                                   guidance=guided(zoo, dataset, names[index], guidance))
+
 
 def class_view(zoo: Zoo, dataset: str, class_name, n: int = 8, seed: int = 0, guidance: Optional[float] = None,
                progress: Progress = None) -> Gallery:
@@ -25,12 +48,12 @@ def class_view(zoo: Zoo, dataset: str, class_name, n: int = 8, seed: int = 0, gu
     seed = clamp_int(seed, 0, MAX_SEED, "seed")
     guidance = default_guidance(dataset) if guidance is None else clamp_float(guidance, 0, 10, "guidance strength")
     out = []
-    able = zoo.ready(dataset, lambda e: e.model.generative and e.model.conditional)   # all that can be told the class
-    for i, name in enumerate(able):
+    names = able(zoo, dataset)
+    for i, name in enumerate(names):
         if progress:
-            progress(i / len(able), f"drawing from {title(name)}")
+            progress(i / len(names), f"drawing from {title(name)}")
         lo, hi = zoo.model(dataset, name).guidance_range or (0.0, 10.0)   # a distilled model learned a range
-        g = min(max(guidance, lo), hi)
+        g = guided(zoo, dataset, name, guidance)
         img, secs = draw(zoo, DrawRequest.at_defaults(dataset, name, n, seed, k, guidance=g))
         note = f" (guided at {g:g}: it learned strengths {lo:g} to {hi:g})" if g != guidance else ""
         out.append((img, f"{caption(zoo, dataset, name)} — {secs:.2f} s{note}"))
@@ -53,6 +76,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             seed = Number(value=0, precision=0, minimum=0, label="Seed")
         go_ = gr.Button("Draw this class", variant="primary")
         out = gallery("Each model's pictures of the class", elem_id="class-gallery", strips=True)
+        words, nearest_pictures = nearest.panel()
 
     @friendly
     @takes_turn(memoized=True)
@@ -69,6 +93,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         return class_view(zoo, dataset, label, n, seed, guidance, progress_adapter(progress))
 
     go_.click(pick_class, [dataset, cls, guidance, n, seed], out, **api("pick_class"), **HEAVY)
+    nearest.wire(zoo, out, [dataset, cls, guidance, n, seed], words, nearest_pictures,
+                 lambda *args: class_request(zoo, *args), "pick_class_nearest")
     demo.load(on_load(pick_class, 1), [dataset, cls, guidance, n, seed], out, **api("pick_class_on_load"),
               **HEAVY)
     def follow(ds, g):

@@ -208,17 +208,27 @@ def long_work(zoo: Zoo, dataset: str, names: Sequence[str], **overrides) -> bool
 
 
 DRAWN = Memo(64)
+PICTURES = Memo(64)
+
+
+def drawn(zoo: Zoo, request: DrawRequest):
+    """A request's pictures (a ``TimedSample``: the tensor and the seconds they took); cached per request."""
+    from .. import explore
+
+    def compute():
+        r = request
+        return explore.timed_sample(zoo.model(r.dataset, r.model), r.n, r.seed, r.label, **r.sample_kwargs())
+
+    return PICTURES.get((zoo, request), compute)
 
 
 def draw(zoo: Zoo, request: DrawRequest) -> tuple[Image.Image, float]:
     """A request's pictures as rows of 16, and the seconds they took; cached per request."""
-    from .. import explore
     from ..imaging import grid_pil
 
     def compute():
-        r = request
-        out = explore.timed_sample(zoo.model(r.dataset, r.model), r.n, r.seed, r.label, **r.sample_kwargs())
-        return grid_pil(out.images, nrow=min(r.n, ROW), scale=3), out.seconds
+        out = drawn(zoo, request)
+        return grid_pil(out.images, nrow=min(request.n, ROW), scale=3), out.seconds
 
     return DRAWN.get((zoo, request), compute)
 
@@ -307,10 +317,10 @@ def sketchpad(label: str, elem_id=None) -> gr.Sketchpad:
 
 
 def gallery(label: str, columns: int = 3, height="auto", elem_id=None, strips: bool = False,
-            captioned: bool = False) -> gr.Gallery:
+            captioned: bool = False, **kwargs) -> gr.Gallery:
     """A gallery of pictures; ``strips``: one full-width row per tile (a model's pictures, labelled);
     ``captioned``: each tile's whole caption written under it (strips always are)."""
     classes = (["captioned"] if strips or captioned else []) + (["strips"] if strips else [])
     return gr.Gallery(label=label, columns=1 if strips else columns, height=height, format="png",
                       object_fit="contain", buttons=["download", "fullscreen"], elem_id=elem_id,
-                      elem_classes=classes or None)
+                      elem_classes=classes or None, **kwargs)

@@ -14,6 +14,7 @@ from ..zoo import Zoo
 from .common import (Built, Gallery, Progress, api, caption, clamp_int, draw, friendly, gallery, HEAVY,
                      known_names, long_work, MAX_SAMPLES, MAX_SEED, model_choices, on_load, progress_adapter, redraw,
                      title)
+from . import nearest
 from .turns import takes_turn
 from .inputs import CheckboxGroup, Number, Radio, Slider
 from .text import TEXT
@@ -72,6 +73,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             go_ = gr.Button("Draw", variant="primary")
             surprise = gr.Button("Surprise me (new seed)")
         out = gallery("Samples (same seed for every model)", elem_id="sample-gallery", strips=True)
+        words, nearest_pictures = nearest.panel()
 
     @friendly
     @takes_turn(lambda ds, chosen, k, s, smp, st, *_: long_work(zoo, ds, known_names(chosen),
@@ -93,6 +95,16 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
 
     inputs = [dataset, models, n, seed, sampler, steps]
     go_.click(sample, inputs, out, **api("sample"), **HEAVY)
+
+    def clicked(dataset, models, n, seed, sampler, steps, index):
+        """The request that drew the clicked row (the models in the order drawn)."""
+        names = known_names(models)
+        if not 0 <= index < len(names):
+            return None
+        return DrawRequest.at_defaults(dataset, names[index], clamp_int(n, 1, MAX_SAMPLES, "number of images"),
+                                       clamp_int(seed, 0, MAX_SEED, "seed"), None, **chosen_sampler(sampler, steps))
+
+    nearest.wire(zoo, out, inputs, words, nearest_pictures, clicked, "sample_nearest")
     # the opening pictures: drawn for the first visitor, then served from the cache
     demo.load(on_load(sample, 1), inputs, out, **api("sample_on_load"), **HEAVY)
     surprise.click(lambda: random.randint(0, 99_999), None, seed, **api("new_seed")).then(

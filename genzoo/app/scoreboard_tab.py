@@ -7,11 +7,14 @@ from typing import Optional
 import gradio as gr
 import plotly.graph_objects as go
 
+from models.samplers import SamplerSettings
+
 from .. import explore, plots
 from ..answers import REAL, AnswerStore, StoreError
 from ..data import dataset_info
 from ..evaluation import percent
 from ..measurements import Measurements
+from ..provenance import describe
 from ..registry import SPECS
 from ..zoo import Zoo
 from .common import (Built, Progress, api, friendly, HEAVY, LIGHT, metrics, on_load, progress_adapter, sampler_options,
@@ -19,9 +22,33 @@ from .common import (Built, Progress, api, friendly, HEAVY, LIGHT, metrics, on_l
 from .text import TEXT
 from .turns import takes_turn
 
-SCORE_HEADERS = ["model", "FID ↓", "precision ↑", "recall ↑", "class imbalance ↓", "class accuracy ↑",
-                 "sharpness (real = 1)", "ms per picture ↓", "network runs per picture", "parameters",
-                 "training minutes", "people fooled (95 % interval)"]
+SCORE_HEADERS = ["model", "FID ↓", "referee's FID ↓", "precision ↑", "recall ↑", "class imbalance ↓",
+                 "class accuracy ↑", "sharpness (real = 1)", "sits on a training picture (chance: 1 %)",
+                 "ms per picture ↓", "network runs per picture", "parameters", "training minutes",
+                 "people fooled (95 % interval)"]
+
+
+def copy_words(copying: Optional[dict]) -> str:
+    """A model's copying check in a table cell: the share of its pictures closer to a training picture than 99 %
+    of unseen real pictures are, flagged when far above chance."""
+    if not copying:
+        return "not measured"
+    share = f"{copying['close_share']:.1%}"
+    return f"⚠ {share}: it copies" if copying["flagged"] else share
+
+
+def curve_words(settings: Optional[dict]) -> str:
+    """How a guidance curve was drawn, for its legend: ", DDIM 50" (its settings may be older than the table's)."""
+    if not settings or not settings.get("sampler"):
+        return ""
+    interval = settings.get("guidance_interval")
+    return ", " + SamplerSettings(settings["sampler"], settings.get("steps"),
+                                  guidance_interval=tuple(interval) if interval else None).words(short=True)
+
+
+def model_cell(r) -> str:
+    """The model's name, with a warning when its row was measured on other settings or weights than today's."""
+    return f"{r.title} (⚠ out of date: {describe(list(r.stale))})" if r.stale else r.title
 
 
 def time_model(model, opts: dict) -> float:
@@ -53,8 +80,9 @@ def scoreboard_view(zoo: Zoo, dataset: str, store: Optional[AnswerStore] = None
                          f"`python -m genzoo evaluate --dataset {dataset}`")
     human, human_line = human_scores(store or AnswerStore(), dataset)
     scores = list(m.models.values())
-    rows = [[r.title, round(r.fid, 2), round(r.precision, 3), round(r.recall, 3), round(r.class_kl, 4),
-             None if r.cond_acc is None else round(r.cond_acc, 4), round(r.sharpness, 2),
+    rows = [[model_cell(r), round(r.fid, 2), None if r.referee_fid is None else round(r.referee_fid, 2),
+             round(r.precision, 3), round(r.recall, 3), round(r.class_kl, 4),
+             None if r.cond_acc is None else round(r.cond_acc, 4), round(r.sharpness, 2), copy_words(r.copying),
              round(r.ms_per_image, 3) if r.ms_per_image else None, r.network_runs, r.parameters,
              round(r.train_minutes, 1), human[name].words() if name in human else "no answers yet"]
             for name, r in m.models.items()]
@@ -77,7 +105,7 @@ def scoreboard_view(zoo: Zoo, dataset: str, store: Optional[AnswerStore] = None
     scatter.update_yaxes(type="log")
     scatter.update_layout(showlegend=False)
     # FID from fewer pictures reads higher, so each curve says how many it was measured on
-    curves = {f"{r.title} ({r.guidance_curve[0]['n']:,} pictures a point)":
+    curves = {f"{r.title} ({r.guidance_curve[0]['n']:,} pictures a point{curve_words(r.curve_settings)})":
               tuple([p[k] for p in r.guidance_curve] for k in ("guidance", "cond_acc", "fid"))
               for r in scores if r.guidance_curve}
     return rows, fid_bar, scatter, plots.guidance(curves), people, summary(m) + "\n\n" + human_line
@@ -99,6 +127,7 @@ def summary(m: Measurements) -> str:
                  f"{fast.title} ({fast.ms_per_image:.2f} ms)." if ratio >= 2 else
                  f" It is also among the fastest: {best.ms_per_image:.2f} ms per picture.")
     lines.append(line)
+    lines += [x for x in (referee_agreement(res), copying_line(res), speed_machine(res)) if x]
     if "vae" in res and "gan" in res:       # the question every course asks of these two
         vae, gan = res["vae"].sharpness, res["gan"].sharpness
         lines.append(f"**Are VAE pictures blurrier than GAN pictures?** Yes: the VAE's edges are {vae:.2f}× as sharp "
@@ -129,6 +158,47 @@ def summary(m: Measurements) -> str:
                          f"from the same noise: the evaluator saw the same class in {c['same_class']:.0%} of them, "
                          f"and pixels differ by {c['mean_abs_pixel_diff']:.1%} on average.*")
     return "\n\n".join(lines)
+
+
+def referee_agreement(res: dict) -> Optional[str]:
+    """Whether the referee (a classifier trained apart from the project) orders the models as the project's own
+    evaluator does, from the models both scored on the same pictures' settings and weights."""
+    both = [r for r in res.values() if r.referee_fid is not None]
+    if len(both) < 2:
+        return None
+    swapped = [(a, b) for i, a in enumerate(both) for b in both[i + 1:]
+               if (a.fid - b.fid) * (a.referee_fid - b.referee_fid) < 0]
+    ref_best = min(both, key=lambda r: r.referee_fid)
+    head = (f"**A second opinion:** the referee, a scorer trained apart from this project, ranks {ref_best.title} "
+            f"first (its FID {ref_best.referee_fid:.2f}).")
+    if not swapped:
+        return head + f" It orders all {len(both)} models it scored as the project's evaluator does."
+    pairs = "; ".join(f"{a.title} and {b.title} (evaluator {a.fid:.2f} vs {b.fid:.2f}, referee "
+                      f"{a.referee_fid:.2f} vs {b.referee_fid:.2f})" for a, b in swapped[:4])
+    more = f", and {len(swapped) - 4} more pairs" if len(swapped) > 4 else ""
+    return (head + f" The two disagree on the order of {len(swapped)} of {len(both) * (len(both) - 1) // 2} pairs: "
+            f"{pairs}{more}.")
+
+
+def copying_line(res: dict) -> Optional[str]:
+    """Does any model copy its training pictures? From each model's nearest-training-picture check."""
+    checked = [r for r in res.values() if r.copying]
+    if not checked:
+        return None
+    flagged = [r for r in checked if r.copying["flagged"]]
+    closest = max(checked, key=lambda r: r.copying["close_share"])
+    if flagged:
+        return ("**Does any model copy?** " + ", ".join(r.title for r in flagged) + ": too many of its pictures sit "
+                "almost on top of a training picture, closer than 99 % of unseen real pictures come.")
+    return (f"**Does any model copy?** No: at most {closest.copying['close_share']:.1%} of a model's pictures "
+            f"({closest.title}) sit closer to a training picture than 99 % of unseen real pictures do, about what "
+            f"chance gives (1 %).")
+
+
+def speed_machine(res: dict) -> Optional[str]:
+    machines = sorted({r.machine for r in res.values() if r.machine})
+    return (f"*Speeds measured at each model's default settings, 16 pictures a batch, on {' and '.join(machines)}.*"
+            if machines else None)
 
 
 def speed_view(zoo: Zoo, dataset: str, progress: Progress = None) -> list[list]:

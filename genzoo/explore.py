@@ -217,6 +217,19 @@ def reverse_pictures(model, noise: torch.Tensor, labels: Optional[torch.Tensor],
 
 
 @torch.no_grad()
+def trace_path(model, noise: torch.Tensor, labels: Optional[torch.Tensor], steps: int, guidance: float,
+               frames: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """The states of one drawing with the model's path sampler, from the noise to the picture (model space,
+    ``[steps + 1, 1, 28, 28]``), and ``frames`` of them as pictures, evenly spaced, the picture last."""
+    steps = steps or model.default_sampler.steps        # a distilled model: the few steps it learned
+    x0, snaps = model.denoise(noise, labels, sampler=model.path_sampler, steps=steps, guidance=guidance,
+                              frames=steps)
+    states = torch.cat([xt for _, xt, _ in snaps] + [x0])
+    pick = torch.linspace(0, len(states) - 1, frames).round().long()
+    return states, torch.cat([model.state_images(states[pick[:-1]]), model.to_images(x0)])
+
+
+@torch.no_grad()
 def step_pictures(model, xt: torch.Tensor, x0: torch.Tensor, t: int, labels: Optional[torch.Tensor],
                   guidance: float) -> dict[str, torch.Tensor]:
     """One step of a drawing, as the scrubber shows it: the state, the guess of the final picture, the guided noise
@@ -227,13 +240,15 @@ def step_pictures(model, xt: torch.Tensor, x0: torch.Tensor, t: int, labels: Opt
             "push": model.noise_images(10 * (eps_c - eps_u)), "eps_u_raw": eps_u, "eps_c_raw": eps_c}
 
 
-def guidance_sum(eps_u: torch.Tensor, eps_c: torch.Tensor, guidance: float) -> str:
+def guidance_sum(eps_u: torch.Tensor, eps_c: torch.Tensor, guidance: float, symbol: str = "ε") -> str:
     """Classifier-free guidance with the numbers of one step: at the position where the class changes the guess
-    most, then over the whole picture."""
+    most, then over the whole picture; ``symbol``: what the network predicts (ε, the noise; v, a velocity)."""
     diff = (eps_c - eps_u).flatten()
     i = int(diff.abs().argmax())
     u, c, rms = float(eps_u.flatten()[i]), float(eps_c.flatten()[i]), float(diff.pow(2).mean().sqrt())
-    return (f"ε = ε_no class + s × (ε_class − ε_no class) = {u:+.2f} + {guidance:g} × ({c:+.2f} − ({u:+.2f})) "
+    e = symbol
+    return (f"{e} = {e}_no class + s × ({e}_class − {e}_no class) = {u:+.2f} + {guidance:g} × ({c:+.2f} − "
+            f"({u:+.2f})) "
             f"= **{u + guidance * (c - u):+.2f}**, where the class changes the guess most. Over the whole picture the "
             f"class moves the guess by {rms:.3f} (root mean square), and strength {guidance:g} makes that "
             f"{abs(guidance) * rms:.3f}.")

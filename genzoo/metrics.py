@@ -96,3 +96,18 @@ def copying(generated: np.ndarray, held_out: np.ndarray, train: np.ndarray) -> d
     share = float((d_gen < threshold).mean())
     return {"ratio": float(np.median(d_gen) / np.median(d_real)), "close_share": share, "threshold": threshold,
             "held_out_median": float(np.median(d_real)), "flagged": share >= COPY_FLAG}
+
+
+def path_bend(states: torch.Tensor) -> tuple[float, np.ndarray, np.ndarray]:
+    """How far a path of states ``[K, ...]`` strays from the straight line between its first and last state: the
+    largest distance from that line as a share of the line's length (0 for a straight path, 0.5 for a path out to a
+    right-angled corner and back), and for each state how far along the line it lies and how far off it (as shares)."""
+    x = states.reshape(len(states), -1).double()
+    chord = x[-1] - x[0]
+    length = chord.norm()
+    if float(length) == 0:
+        raise ValueError("the path ends where it starts: it has no straight line to compare with")
+    rel = x - x[0]
+    along = rel @ chord / length
+    off = (rel - along[:, None] * chord / length).norm(dim=1)
+    return float(off.max() / length), (along / length).numpy(), (off / length).numpy()

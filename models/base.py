@@ -113,6 +113,11 @@ class GenerativeModel(ZooModel):
     distilled: bool = False
     #: the classifier-free guidance strengths it can be asked for (a model with classes and guidance)
     guidance_range: Optional[tuple[float, float]] = None
+    #: the deterministic sampler whose steps trace its path from noise to picture in pixel space (the straightness
+    #: view); None where there is no such path (one pass, or a path among codes)
+    path_sampler: Optional[str] = None
+    #: what its network predicts at each step, as a symbol and in words (the guidance scrubber)
+    predicts: tuple[str, str] = ("ε", "the noise")
 
     # -- what the model is (subclasses set these two in their constructors) -------
     _conditional: bool = False

@@ -307,6 +307,8 @@ class UNet(nn.Module):
 class DDPM(DiffusionBase):
     """Pixel-space class-conditional DDPM with a null class for guidance-free sampling."""
 
+    path_sampler = "ddim"           # its probability-flow path, walked in DDIM's deterministic steps
+
     def __init__(self, schedule: str = "cosine", T: int = 1000, channels: int = 32,
                  channel_mults: tuple = (1, 2, 2), num_res_blocks: int = 2, num_classes: int = 10,
                  p_uncond: float = 0.1, dropout: float = 0.1):

@@ -36,6 +36,8 @@ class FlowMatching(GenerativeModel):
     step_range = (1, 200)
     default_sampler = SamplerSettings("heun", 5, guidance=1.0)
     guidance_parts = True
+    path_sampler = "euler"          # the path itself, in small straight steps
+    predicts = ("v", "the velocity")
     about = ("Joins each picture to a noise sample by a **straight line** and teaches a network the velocity that "
              "moves a point along it. Drawing starts from noise and follows the learned velocity back to a picture. "
              "The paths it learns are nearly straight, so a few large steps land close to where many small ones "

@@ -10,18 +10,23 @@ import torch
 from PIL import Image
 
 
+from models.samplers import SamplerSettings
+
 from .. import explore, plots
-from ..registry import SPECS, featured
+from ..imaging import grid_pil
+from ..metrics import path_bend
+from ..registry import SPECS, default_guidance, featured
 from ..zoo import Zoo
 from .common import (Built, Gallery, Memo, Progress, api, big, clamp_float, clamp_int, class_dropdown, class_index,
                      class_names, friendly, gallery, HEAVY, LIGHT, MAX_SEED, model_choices, on_load,
-                     progress_adapter, redraw, sampler_options, test_image)
+                     progress_adapter, redraw, sampler_options, test_image, title)
 from .inputs import Dropdown, Number, Slider
 from .turns import takes_turn
 from .text import TEXT
 
-REVERSE, TRACES, SCRUBBED = Memo(), Memo(8), Memo(64)
+REVERSE, TRACES, SCRUBBED, PATHS = Memo(), Memo(8), Memo(64), Memo(16)
 SCRUB_STEPS = 20
+PATH_STEPS = 40         # steps a path is traced with (a distilled model walks its own few)
 
 
 def scrubbable() -> list[str]:
@@ -77,6 +82,44 @@ def reverse_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int = 0, s
     return REVERSE.get((id(zoo), dataset, name, k, seed, steps), compute)
 
 
+def path_models(zoo: Zoo, dataset: str) -> list[str]:
+    """The models whose drawing follows a path among pictures (pixel diffusion, its student, flow matching)."""
+    return zoo.ready(dataset, lambda e: e.model.generative and e.model.path_sampler is not None)
+
+
+def straightness_view(zoo: Zoo, dataset: str, class_name, seed: int = 0) -> tuple[Gallery, go.Figure]:
+    """One noise and class through every path model: each path as a strip of pictures, and how far it strays from
+    the straight line between its noise and its picture."""
+    k = class_index(dataset, class_name)
+    seed = clamp_int(seed, 0, MAX_SEED, "seed")
+    names = path_models(zoo, dataset)
+    if not names:
+        raise ValueError(f"no model that draws along a path is available for {dataset}")
+
+    def compute():
+        noise = torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
+        tiles, curves = [], {}
+        for name in names:
+            model = zoo.model(dataset, name)
+            lo, hi = model.guidance_range or (0.0, 10.0)
+            g = min(max(default_guidance(dataset), lo), hi)
+            steps = None if model.distilled else PATH_STEPS
+            settings = SamplerSettings(model.path_sampler, steps or model.default_sampler.steps)
+            states, pictures = model.run(explore.trace_path, noise, torch.tensor([k]), steps, g,
+                                         runs=model.network_evaluations(sampler=model.path_sampler, steps=steps,
+                                                                        guidance=g))
+            bend, along, off = path_bend(states)
+            tiles.append((grid_pil(pictures, nrow=len(pictures), scale=3),
+                          f"{title(name)} — {settings.words()}: strays at most {bend:.0%} of the distance from "
+                          f"noise to picture off the straight line"))
+            curves[f"{title(name)}: {bend:.0%}"] = (along, off)
+        figure = plots.lines(curves, "How far each path strays from the straight line", "share of the way from "
+                             "noise (0) to picture (1)", "distance off the straight line (share of its length)")
+        return tiles, figure
+
+    return PATHS.get((zoo, dataset, k, seed), compute)
+
+
 def scrub_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int, guidance: float, step: int
                ) -> tuple[Gallery, str]:
     """Step ``step`` (1 = pure noise) of a 20-step DDIM drawing: x_t, the network's guess of the final picture, its
@@ -95,13 +138,15 @@ def scrub_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int, guidanc
                                              runs=2 * SCRUB_STEPS))
         t, xt, x0 = trace.frames[i]
         p = model.run(explore.step_pictures, xt, x0, t, trace.labels, guidance, runs=2)
+        symbol, what = model.predicts          # the noise (diffusion) or a velocity (flow matching)
+        word = what.removeprefix("the ")
         tiles = [(big(p["state"][0]), f"step {i + 1} of {SCRUB_STEPS} (t = {t}): noisy x_t"),
                  (big(p["final"][0]), "guess: the final picture"),
-                 (big(p["eps"][0]), f"guess: the noise (s = {guidance:g})"),
-                 (big(p["eps_u"][0]), "noise guess, no class"),
-                 (big(p["eps_c"][0]), "noise guess, with class"),
+                 (big(p["eps"][0]), f"guess: {what} {symbol} (s = {guidance:g})"),
+                 (big(p["eps_u"][0]), f"{word} guess, no class"),
+                 (big(p["eps_c"][0]), f"{word} guess, with class"),
                  (big(p["push"][0]), "the class's push (×10)")]
-        return tiles, explore.guidance_sum(p["eps_u_raw"], p["eps_c_raw"], guidance)
+        return tiles, explore.guidance_sum(p["eps_u_raw"], p["eps_c_raw"], guidance, symbol)
 
     return SCRUBBED.get((id(zoo), dataset, name, k, seed, guidance, i), compute)
 
@@ -131,6 +176,14 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         with gr.Row():
             frames = gallery("Snapshots: noisy picture | the network's guess", columns=5, elem_id="reverse-gallery")
             final = gr.Image(label="Result", type="pil", format="png", height=200)
+        gr.Markdown(TEXT["straightness"])
+        with gr.Row():
+            path_class = class_dropdown(names, value=names[3], label="Class")
+            path_seed = Number(value=0, precision=0, minimum=0, label="Seed (the noise every path starts from)")
+            path_go = gr.Button("Trace the paths", variant="primary")
+        path_tiles = gallery("From the same noise: each model's path, noise (left) to picture (right)",
+                             elem_id="path-gallery", strips=True)
+        path_plot = gr.Plot(label="How straight is each path?", elem_id="path-plot")
         gr.Markdown(TEXT["scrubber"])
         with gr.Row():
             scrub_model = Dropdown(model_choices(zoo, default, scrubbable()), value=scrubbable()[0], label="Model")
@@ -158,6 +211,23 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
               **HEAVY)
     @friendly
     @takes_turn(memoized=True)
+    def paths(ds, c, s):
+        """One starting noise and class through every model that draws along a path among pictures (diffusion
+        with DDIM, its 4-step student, flow matching), with how far each path strays from a straight line.
+
+        Args:
+            dataset: the dataset, "mnist" or "fashion"
+            c: the class, e.g. "3" or "Dress"
+            s: the seed of the starting noise
+        """
+        return straightness_view(zoo, ds, c, s)
+
+    path_inputs = [dataset, path_class, path_seed]
+    path_go.click(paths, path_inputs, [path_tiles, path_plot], **api("straightness"), **HEAVY)
+    demo.load(on_load(paths, 2), path_inputs, [path_tiles, path_plot], **api("straightness_on_load"), **HEAVY)
+
+    @friendly
+    @takes_turn(memoized=True)
     def scrub(ds, m, c, s, w, i):
         return scrub_view(zoo, ds, m, c, s, w, i)
 
@@ -170,11 +240,12 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
               trigger_mode="always_last")
     demo.load(on_load(scrub, 2), scrub_inputs, [scrub_tiles, scrub_sum], **api("scrub_on_load"),
               **HEAVY)
-    built = Built([cls, target, scrub_class], [
+    built = Built([cls, target, scrub_class, path_class], [
+        redraw(paths, path_inputs, [path_tiles, path_plot]),
         redraw(scrub, scrub_inputs, [scrub_tiles, scrub_sum]),
         redraw(noising, [dataset, cls, idx, t], [noised]),
         redraw(run, [dataset, model, target, seed, steps], [frames, final])])
     return built._replace(tab="diffusion", link={
         "t": t, "picture_class": cls, "picture": idx, "model": model, "class": target, "seed": seed, "steps": steps,
         "scrub_model": scrub_model, "scrub_class": scrub_class, "scrub_seed": scrub_seed, "guidance": scrub_guidance,
-        "step": scrub_step})
+        "step": scrub_step, "path_class": path_class, "path_seed": path_seed})

@@ -37,6 +37,13 @@ pictures real (0.5 means it can no longer tell).""",
 left, and the network learns to undo one step. The *schedule* sets how fast the picture fades: the cosine schedule
 keeps more of the picture in the early steps than the linear one. Drawing runs the process backwards from pure
 noise; at each step you see the noisy picture and the network's current guess of the final result.""",
+    "straightness": """### Straight or curved?
+Every model here starts from the same noise and is asked for the same class. Each strip follows one drawing from
+noise (left) to picture (right). Diffusion's path bends: its in-between pictures are a shrinking picture plus
+shrinking noise, which curves away from the straight line between start and end. Flow matching was trained on
+straight lines, so its path stays close to one, and that is why a few large steps can follow it. The number says how
+far each path strays from the straight line, as a share of the distance from noise to picture: 0 % is straight, and a
+quarter circle would stray 21 %.""",
     "scrubber": """### Scrub through one drawing
 Drag the step slider. At each step the network looks at the noisy picture and guesses two things: the final picture,
 and the noise to take away. *Guidance* mixes two guesses of the noise, one made without the class and one with it:

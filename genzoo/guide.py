@@ -76,6 +76,9 @@ def layer_table(model: ZooModel) -> list[list]:
     finally:
         for h in hooks:
             h.remove()
+    own = sum(p.numel() for p in model.parameters(recurse=False))
+    if own:                             # numbers the model keeps itself, outside any layer (a table of values)
+        rows[""] = ["(its own table of numbers)", type(model).__name__, "—", own]
     # layers that did not run (none expected) still appear, without a shape
     for name, module in model.named_modules():
         if name and counted(module) and name not in rows:

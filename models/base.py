@@ -116,6 +116,8 @@ class GenerativeModel(ZooModel):
     #: the deterministic sampler whose steps trace its path from noise to picture in pixel space (the straightness
     #: view); None where there is no such path (one pass, or a path among codes)
     path_sampler: Optional[str] = None
+    #: whether its guided answer splits into a class part and a no-class part (the guidance scrubber shows them)
+    guidance_parts: bool = False
     #: what its network predicts at each step, as a symbol and in words (the guidance scrubber)
     predicts: tuple[str, str] = ("ε", "the noise")
 

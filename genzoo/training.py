@@ -21,7 +21,8 @@ from tqdm.auto import tqdm
 from models import ZooModel
 
 from .checkpoints import (HISTORY, WEIGHTS, checkpoint_root, hardware, load_folder, load_history, load_model, recipe,
-                          save_model, training_precision, write_json, write_model_card)
+                          save_model, training_precision, write_json)
+from .model_card import write_model_card
 from .data import load_split, to_unit
 from .imaging import save_grid
 from .registry import ModelSpec, get_spec, sampler_options

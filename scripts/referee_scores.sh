@@ -67,7 +67,7 @@ if cond != "skip":
     r["labels_cycling"] = None if cond == "null" else {**json.loads(cond), "drawn": drawn}
 path.write_text(json.dumps(r, indent=1) + "\n")
 PYEOF
-  $PY -c "from genzoo.checkpoints import refresh_card; refresh_card('$dataset', '$model')"
+  $PY -c "from genzoo.model_card import refresh_card; refresh_card('$dataset', '$model')"
   echo "$dataset/$model: $(cat "$out" | head -c 400)"
   rm -f "$work/$model-u.npz" "$work/$model-c.npz"
 done

@@ -5,7 +5,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from genzoo.checkpoints import CheckpointError, load_folder, load_model, matches_spec, save_model
+from genzoo.checkpoints import CheckpointError, load_folder, load_model, save_model
+from genzoo.model_card import matches_spec
 from genzoo.registry import GENERATIVE, SPECS
 from models import Autoencoder
 from tests.conftest import ROOT
@@ -157,7 +158,7 @@ def test_readme_tables_are_refilled_from_the_shipped_checkpoints(tmp_path):
 def test_card_of_an_older_configuration_is_kept(tmp_path):
     """A checkpoint trained before the registry changed keeps loading from its own config.json, and refreshing
     its card keeps the card written at training time instead of printing the registry's new settings."""
-    from genzoo.checkpoints import refresh_card, write_model_card
+    from genzoo.model_card import refresh_card, write_model_card
     spec = SPECS["ae-8"]
     older = Autoencoder(latent_dim=6)
     folder = tmp_path / "mnist" / "ae-8"
@@ -206,7 +207,7 @@ def test_model_card_of_a_checkpoint_scored_by_sampler_setting(tmp_path):
     network runs, and marks the app's default (it used to stop at the referee's 'fastest' entry)."""
     import shutil
 
-    from genzoo.checkpoints import refresh_card
+    from genzoo.model_card import refresh_card
     shutil.copytree(ROOT / "checkpoints" / "mnist" / "ddpm-cosine", tmp_path / "mnist" / "ddpm-cosine")
     record = json.loads((tmp_path / "mnist" / "ddpm-cosine" / "referee.json").read_text())
     card = refresh_card("mnist", "ddpm-cosine", root=tmp_path).read_text()
@@ -217,13 +218,13 @@ def test_model_card_of_a_checkpoint_scored_by_sampler_setting(tmp_path):
 
 
 def test_model_card_states_each_epochs_precision():
-    from genzoo.checkpoints import precisions
+    from genzoo.model_card import precisions
     epochs = [{"epoch": 1}, {"epoch": 2, "precision": "bf16"}, {"epoch": 3, "precision": "fp32"},
               {"epoch": 4, "precision": "fp32"}]
     assert precisions(epochs, "bf16") == "bf16 (epochs 1-2), fp32 (epochs 3-4)"
     assert precisions(epochs[:2], "bf16") == "bf16"
     assert precisions([], "fp32") == "fp32"
-    from genzoo.checkpoints import by_epochs
+    from genzoo.model_card import by_epochs
     assert by_epochs([{"epoch": 1, "hardware": "A"}, {"epoch": 2}], "hardware", "B") == "A (epoch 1), B (epoch 2)"
 
 

@@ -107,6 +107,8 @@ def evaluate_model(name: str, dataset: str, model: GenerativeModel, ev: Evaluato
     }
     keep = [p for p in ("unconditional", "conditional_samples") if p in previous and p not in stale]
     out.update({p: previous[p] for p in keep})
+    if "unconditional" in keep:              # the number format of the pictures scored, not of this run
+        out["precision"] = previous["unconditional"].get("precision", previous.get("precision", precision))
     checked = None                             # the set a lower precision is checked on: the conditional one if any
     if "unconditional" not in keep:
         images, drawn = sample_batched(
@@ -143,7 +145,7 @@ def evaluate_model(name: str, dataset: str, model: GenerativeModel, ev: Evaluato
             out["curve_drawn"] = {"settings": provenance(name, dataset, "curve", root)["settings"]}
     if precision != "fp32" and checked is not None:
         out["precision_check"] = precision_check(model, ev, *checked, default)
-    elif "precision_check" in previous and precision != "fp32":
+    elif "precision_check" in previous and out["precision"] != "fp32":     # the kept pictures' check
         out["precision_check"] = previous["precision_check"]
     if model.has_likelihood:
         out["likelihood"] = likelihood_scores(model, ev, seed)

@@ -110,8 +110,13 @@ def advice(metrics: Optional[Measurements]) -> str:
     # the fastest of the models whose pictures are of reasonable quality: FID within REASONABLE times the best
     fast = min([r for r in res if r.fid <= REASONABLE * best.fid], key=ms)
     walkers = [r for r in res if SPECS[r.name].cls.can_encode and r.smoothness is not None]
+    refereed = [r for r in res if r.referee_fid is not None]
+    second = min(refereed, key=lambda r: r.referee_fid) if best in refereed else None
+    opinion = ("" if second is None else " The referee, a scorer trained apart from this project, agrees." if
+               second is best else f" The referee, a scorer trained apart from this project, ranks **{second.title}** "
+               f"first instead (its FID {second.referee_fid:.2f} against {best.referee_fid:.2f}).")
     s = [f"For the most realistic pictures use **{best.title}** (FID {best.fid:.2f}), at {ms(best):.1f} ms "
-         "per picture.",
+         f"per picture.{opinion}",
          f"For speed use **{fast.title}**: {ms(fast):.2f} ms per picture at FID {fast.fid:.2f}, the fastest "
          f"of the models whose FID is within {REASONABLE:g}× the best."]
     if walkers:

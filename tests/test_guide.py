@@ -68,3 +68,19 @@ def test_the_guide_counts_a_distilled_models_runs_without_an_original_sampler():
     student = registry.SPECS["ddpm-fast"].build(tiny=True)
     row = capabilities(student, "Fast diffusion", registry.sampler_options("ddpm-fast", "mnist"))
     assert row[-1] == f"{student.steps_now} (DDIM, {student.steps_now} steps, guided)"
+
+
+def test_advice_says_when_the_referee_ranks_another_model_first():
+    from types import SimpleNamespace as Row
+
+    from genzoo.guide import advice
+
+    def row(name, fid, referee, ms):
+        return Row(name=name, title=name.upper(), fid=fid, referee_fid=referee, ms_per_image=ms, smoothness=None)
+
+    board = Row(models={"cgan": row("cgan", 1.9, 3.0, 0.3), "ddpm-linear": row("ddpm-linear", 2.5, 2.1, 60.0)})
+    assert "ranks **DDPM-LINEAR** first instead (its FID 2.10 against 3.00)" in advice(board)
+    board.models["ddpm-linear"] = row("ddpm-linear", 2.5, 3.5, 60.0)
+    assert "The referee, a scorer trained apart from this project, agrees." in advice(board)
+    board.models["cgan"] = row("cgan", 1.9, None, 0.3)          # not scored by the referee: nothing claimed
+    assert "referee" not in advice(board)

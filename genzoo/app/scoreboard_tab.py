@@ -223,6 +223,8 @@ def speed_view(zoo: Zoo, dataset: str, progress: Progress = None) -> list[list]:
 def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     with gr.Tab("Scoreboard", id="scoreboard"):
         gr.Markdown(TEXT["scoreboard"])
+        with gr.Accordion("What the columns mean", open=False):
+            gr.Markdown(TEXT["scoreboard_columns"])
         show = gr.Button("Show the scoreboard", variant="primary")
         summary_md = gr.Markdown(elem_id="scoreboard-summary")
         table = gr.Dataframe(headers=SCORE_HEADERS, label="Measured with the project's evaluator",

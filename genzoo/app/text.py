@@ -38,12 +38,10 @@ left, and the network learns to undo one step. The *schedule* sets how fast the 
 keeps more of the picture in the early steps than the linear one. Drawing runs the process backwards from pure
 noise; at each step you see the noisy picture and the network's current guess of the final result.""",
     "straightness": """### Straight or curved?
-Every model here starts from the same noise and is asked for the same class. Each strip follows one drawing from
-noise (left) to picture (right). Diffusion's path bends: its in-between pictures are a shrinking picture plus
-shrinking noise, which curves away from the straight line between start and end. Flow matching was trained on
-straight lines, so its path stays close to one, and that is why a few large steps can follow it. The number says how
-far each path strays from the straight line, as a share of the distance from noise to picture: 0 % is straight, and a
-quarter circle would stray 21 %.""",
+Each model starts from the same noise and draws the same class; each strip runs from noise (left) to picture
+(right). Diffusion's in-between pictures are a fading picture plus fading noise: a bent path. Flow matching learned
+straight lines, so its path stays closer to one, and a few large steps can follow it. The number: how far a path
+strays from the straight line, as a share of its length (a quarter circle: 21 %).""",
     "scrubber": """### Scrub through one drawing
 Drag the step slider. At each step the network looks at the noisy picture and guesses two things: the final picture,
 and the noise to take away. *Guidance* mixes two guesses of the noise, one made without the class and one with it:
@@ -79,15 +77,14 @@ gives: how often each model fools people's eyes, shown on the Scoreboard beside 
     "models": """**The models, explained.** The table says what each model can and cannot do — read from the models
 themselves, not typed in. Pick a model below for a plain description, why its pictures look the way they do, the
 layers it is built from (with their sizes) and the equation it is trained on.""",
-    "scoreboard": """**Which model is best? Measured, not guessed.** A separately trained classifier describes each
-picture by 128 numbers. *FID* compares those descriptions for 10,000 generated and 10,000 real pictures (lower =
-closer to real); the *referee's FID* is the same test by a second classifier trained apart from this project.
-*Precision*: share of generated pictures that look real; *recall*: share of real variety covered. *Class imbalance*
-is 0 when every class is drawn equally often. *Sharpness* compares edges with real pictures. *Sits on a training
-picture*: the share of pictures closer to one of the 60,000 training pictures than 99 % of new real pictures are; a
-model that copies scores far above 1 %. Every model is scored as the app draws with it today; a model that can be
-told a class, asked for none, picks classes as often as the training set has them. Speed: 16 pictures at a time on
-2 CPU cores.""",
+    "scoreboard": """**Which model is best? Measured, not guessed.** Every model is scored as the app draws with it
+today, on 10,000 pictures. *FID* compares them with 10,000 real pictures, as a separately trained classifier sees
+them (lower = closer to real); the *referee's FID* is the same test by a second classifier trained apart from this
+project. A model that can be told a class, asked for none, picks classes as often as the training set has them.""",
+    "scoreboard_columns": """*Precision*: share of generated pictures that look real; *recall*: share of real variety
+covered. *Class imbalance*: 0 when every class is drawn equally often. *Sharpness*: edges compared with real pictures.
+*Sits on a training picture*: share of pictures closer to one of the 60,000 training pictures than 99 % of new real
+pictures are; a copying model scores far above 1 %. *Speed*: 16 pictures at a time on 2 CPU cores.""",
 }
 
 #: the presenter's tour: a title, the view it opens (a share link's settings) and what to notice (60 words or fewer)

@@ -108,14 +108,14 @@ def evaluate_model(name: str, dataset: str, model: GenerativeModel, ev: Evaluato
     keep = [p for p in ("unconditional", "conditional_samples") if p in previous and p not in stale]
     out.update({p: previous[p] for p in keep})
     if "unconditional" in keep:              # the number format of the pictures scored, not of this run
-        out["precision"] = previous["unconditional"].get("precision", previous.get("precision", precision))
+        out["precision"] = previous["unconditional"].get("number_format", previous.get("precision", precision))
     checked = None                             # the set a lower precision is checked on: the conditional one if any
     if "unconditional" not in keep:
         images, drawn = sample_batched(
             model, n, None, seed=seed, progress=progress, precision=precision, resume=partials["unconditional"],
             **default, **({"class_prior": dataset_info(dataset).class_prior} if model.conditional else {}))
         out["unconditional"] = {**ev.score(images), "drawn": provenance(name, dataset, "unconditional", root),
-                                "precision": precision}
+                                "number_format": precision}
         checked = (images, None, seed)
         if samples_dir is not None:
             write_samples(images, drawn, Path(samples_dir) / f"{name}-unconditional.npz")
@@ -123,7 +123,7 @@ def evaluate_model(name: str, dataset: str, model: GenerativeModel, ev: Evaluato
         labels = torch.arange(n) % model.num_classes
         images_c, _ = sample_batched(model, n, labels, seed=seed + 1, progress=progress, precision=precision,
                                      resume=partials["cycle"], **default)
-        out["conditional_samples"] = {**ev.score(images_c, labels), "precision": precision,
+        out["conditional_samples"] = {**ev.score(images_c, labels), "number_format": precision,
                                       "drawn": provenance(name, dataset, "conditional_samples", root)}
         if samples_dir is not None:
             write_samples(images_c, labels, Path(samples_dir) / f"{name}-cycle.npz")

@@ -96,6 +96,18 @@ def test_sample_tab(page):
     no_error_shown(page)
 
 
+def test_clicking_a_models_pictures_shows_their_nearest_training_pictures(page):
+    open_tab(page, "Sample")
+    wait_images(page, "sample-gallery", 3)
+    page.locator("#sample-gallery .thumbnail-item").first.click()
+    wait_images(page, "sample-nearest", 4)
+    words = page.locator("#sample-nearest-words").inner_text()
+    assert "three training pictures closest to each" in words and "Searched:" in words
+    page.locator("#sample-nearest").scroll_into_view_if_needed()
+    shot(page, "02b-sample-nearest")
+    no_error_shown(page)
+
+
 def test_class_tab(page):
     open_tab(page, "Pick a class")
     page.get_by_role("button", name="Draw this class").click()
@@ -263,6 +275,17 @@ def test_diffusion_tab(page):
     page.get_by_role("button", name="Run the reverse process").click()
     wait_images(page, "reverse-gallery", 10)
     shot(page, "08-diffusion")
+    no_error_shown(page)
+
+
+def test_the_straightness_view_traces_each_path(page):
+    open_tab(page, "Diffusion")
+    page.get_by_role("button", name="Trace the paths").click()
+    wait_images(page, "path-gallery", 1)
+    wait_plot(page, "path-plot")
+    assert "strays at most" in page.locator("#path-gallery").inner_text()
+    page.locator("#path-plot").scroll_into_view_if_needed()
+    shot(page, "08b-straightness")
     no_error_shown(page)
 
 

@@ -76,7 +76,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             seed = Number(value=0, precision=0, minimum=0, label="Seed")
         go_ = gr.Button("Draw this class", variant="primary")
         out = gallery("Each model's pictures of the class", elem_id="class-gallery", strips=True)
-        words, nearest_pictures = nearest.panel()
+        words, nearest_pictures = nearest.panel("class-nearest")
 
     @friendly
     @takes_turn(memoized=True)

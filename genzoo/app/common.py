@@ -321,6 +321,8 @@ def gallery(label: str, columns: int = 3, height="auto", elem_id=None, strips: b
     """A gallery of pictures; ``strips``: one full-width row per tile (a model's pictures, labelled);
     ``captioned``: each tile's whole caption written under it (strips always are)."""
     classes = (["captioned"] if strips or captioned else []) + (["strips"] if strips else [])
+    if strips:          # a click selects a model's row (to explain it); the full-screen button enlarges
+        kwargs.setdefault("allow_preview", False)
     return gr.Gallery(label=label, columns=1 if strips else columns, height=height, format="png",
                       object_fit="contain", buttons=["download", "fullscreen"], elem_id=elem_id,
                       elem_classes=classes or None, **kwargs)

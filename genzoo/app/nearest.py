@@ -41,11 +41,11 @@ def nearest_view(zoo: Zoo, request: DrawRequest) -> tuple[str, list]:
     return text, rows
 
 
-def panel() -> tuple[gr.Markdown, gr.Gallery]:
-    """The explanation (a hint until a click) and the pictures, hidden until a click."""
+def panel(elem_id: str) -> tuple[gr.Markdown, gr.Gallery]:
+    """The explanation (a hint until a click) and the pictures (``elem_id``), hidden until a click."""
     with gr.Group():
-        words = gr.Markdown(HINT, elem_classes="nearest-hint")
-        pictures = gallery("Nearest training pictures", columns=2, captioned=True, visible=False)
+        words = gr.Markdown(HINT, elem_id=f"{elem_id}-words")
+        pictures = gallery("Nearest training pictures", columns=2, captioned=True, visible=False, elem_id=elem_id)
     return words, pictures
 
 
@@ -54,7 +54,7 @@ def wire(zoo: Zoo, source: gr.Gallery, inputs: list, words: gr.Markdown, picture
     """Clicking a model's pictures in ``source`` explains them: ``request_of(*inputs, index)`` is the request
     that drew the row clicked."""
     @friendly
-    def explain(*args, evt: gr.SelectData = None):
+    def explain(evt: gr.SelectData, *args):          # the click first: Gradio finds it by position
         if evt is None or evt.index is None:
             raise ValueError("click a model's pictures first")
         index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index

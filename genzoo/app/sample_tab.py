@@ -73,7 +73,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
             go_ = gr.Button("Draw", variant="primary")
             surprise = gr.Button("Surprise me (new seed)")
         out = gallery("Samples (same seed for every model)", elem_id="sample-gallery", strips=True)
-        words, nearest_pictures = nearest.panel()
+        words, nearest_pictures = nearest.panel("sample-nearest")
 
     @friendly
     @takes_turn(lambda ds, chosen, k, s, smp, st, *_: long_work(zoo, ds, known_names(chosen),

@@ -97,14 +97,19 @@ class Measurements:
 
 def sampler_scores(folder: Optional[Path]) -> dict[str, dict]:
     """A model's referee scores by sampler setting ("ddim-50", "dpm++2m-10", ...; 10,000 pictures, labels cycling),
-    from its ``referee.json``: those ``scripts/sampler_scores.py`` wrote, and the labelled set scored for the app's
-    former default (DDIM 50) when it was drawn that way."""
+    from its ``referee.json``: those ``scripts/sampler_scores.py`` wrote, the labelled set scored at the app's setting
+    (``scripts/referee_scores.sh`` records which), and the one scored for the app's former default (DDIM 50) when it
+    was drawn that way."""
     path = Path(folder) / "referee.json" if folder is not None else None
     if path is None or not path.exists():
         return {}
     record = json.loads(path.read_text())
     scores = dict(record.get("samplers", {}))
     old = record.get("labels_cycling")
+    drawn = (old or {}).get("drawn") or {}
+    if drawn.get("key") and drawn["key"] not in scores:          # the labelled set, drawn at the app's setting
+        scores[drawn["key"]] = {**old, "network_runs": drawn["network_runs"], "number_format": drawn["precision"],
+                                "note": "the labelled set scored at the app's setting"}
     if "ddim-50" not in scores and old and "DDIM, 50 steps" in record.get("sampling", {}).get("settings", ""):
         scores["ddim-50"] = {**old, "sampler": "ddim", "steps": 50, "network_runs": 100,
                              "note": "the labelled set scored for the app's former default"}

@@ -63,8 +63,15 @@ drawn = {"settings": describe_sampler(model, dataset), "precision": precision, "
 if uncond != "skip":
     rule = {"no_class": NO_CLASS_RULE} if conditional(dataset, model) else {}
     r["unconditional"] = {**json.loads(uncond), "drawn": {**drawn, **rule}}
-if cond != "skip":
-    r["labels_cycling"] = None if cond == "null" else {**json.loads(cond), "drawn": drawn}
+if cond != "skip" and cond != "null":      # the labelled set, and where the model draws in steps, its setting
+    from genzoo.checkpoints import load_model
+    from genzoo.registry import get_spec, sampler_settings
+    settings = sampler_settings(model, dataset)
+    runs = load_model(dataset, model).network_evaluations(**(settings.options() if settings else {}))
+    key = settings.key(get_spec(model).kwargs.get("T", 0)) if settings else None
+    r["labels_cycling"] = {**json.loads(cond), "drawn": {**drawn, "network_runs": runs, "key": key}}
+elif cond == "null":
+    r["labels_cycling"] = None
 path.write_text(json.dumps(r, indent=1) + "\n")
 PYEOF
   $PY -c "from genzoo.model_card import refresh_card; refresh_card('$dataset', '$model')"

@@ -133,3 +133,18 @@ def test_clicking_pictures_shows_their_nearest_training_pictures(monkeypatch, tm
     assert picture.size == (3 * (4 * 28 + 8), 3 * 28)
     distances = [float(v) for v in caption.split("distances ")[1].split(" (")[0].split(", ")]
     assert len(distances) == 3 and distances == sorted(distances) and distances[0] > 0
+
+
+def test_the_labelled_set_at_the_apps_setting_is_a_point_of_the_sampler_plot(tmp_path):
+    from genzoo.measurements import sampler_scores
+
+    record = {"labels_cycling": {"fid": 3.9, "cond_acc": 0.99, "drawn": {"key": "heun-5", "network_runs": 18,
+                                                                         "precision": "bf16"}},
+              "samplers": {"euler-4": {"fid": 9.0, "network_runs": 8}}}
+    (tmp_path / "referee.json").write_text(json.dumps(record))
+    scores = sampler_scores(tmp_path)
+    assert scores["heun-5"]["fid"] == 3.9 and scores["heun-5"]["network_runs"] == 18
+    assert scores["heun-5"]["number_format"] == "bf16" and scores["euler-4"]["fid"] == 9.0
+    record["samplers"]["heun-5"] = {"fid": 3.7, "network_runs": 18}    # a setting scored on its own wins
+    (tmp_path / "referee.json").write_text(json.dumps(record))
+    assert sampler_scores(tmp_path)["heun-5"]["fid"] == 3.7

@@ -226,13 +226,17 @@ def test_scoreboard_reads_the_measurements(client):
                for r in table["data"])
     assert figure(people)["layout"]["yaxis"]["range"] == [0, 1]
     assert set(rows) == {"VAE (beta = 1)", "GAN", "Conditional GAN", "Diffusion (cosine schedule)"}
+    col = {h: i for i, h in enumerate(table["headers"])}
+    runs, accuracy, copies = col["network runs per picture"], col["class accuracy ↑"], col[
+        "sits on a training picture (chance: 1 %)"]
     default_steps = sampler_settings("ddpm-cosine", "mnist").steps          # the referee's choice (8 steps on MNIST)
-    assert rows["Diffusion (cosine schedule)"][8] == default_steps and rows["GAN"][8] == 1
-    assert rows["Conditional GAN"][5] is not None and rows["GAN"][5] is None
+    assert rows["Diffusion (cosine schedule)"][runs] == default_steps and rows["GAN"][runs] == 1
+    assert rows["Conditional GAN"][accuracy] is not None and rows["GAN"][accuracy] is None
+    assert all(r[copies].endswith("%") or "copies" in r[copies] for r in rows.values())
     assert [t["x"] for t in figure(fid)["data"]][0] == [r[0] for r in table["data"]]
     assert len(figure(scatter)["data"]) == 4
     acc, fid_curve = figure(guidance)["data"]
-    curve = "Diffusion (cosine schedule) (20 pictures a point)"
+    curve = "Diffusion (cosine schedule) (20 pictures a point, UniPC 8, mid-way)"      # as it was drawn
     assert (acc["name"], fid_curve["name"]) == (f"{curve}: class accuracy", f"{curve}: FID")
     assert acc["x"] == fid_curve["x"] == list(GUIDANCE_CURVE) and fid_curve["yaxis"] == "y2"
     assert "Closest to real pictures" in summary and "blurrier" in summary

@@ -104,7 +104,7 @@ def test_every_endpoint_runs_its_networks_inside_a_gpu_lease(emulated):
     assert len(unexplained) <= len(clicks), refused
     every_network = {"sample", "pick_class", "interpolate", "reconstruct", "latent_map", "latent_point",
                      "latent_locate", "reverse_process", "scrub", "guide_model", "train_live",
-                     "switch_redraw", "link_redraw", "tour_next_redraw", "fast_diffusion"}
+                     "switch_redraw", "link_redraw", "tour_next_redraw", "fast_diffusion", "straightness"}
     assert every_network <= set(answered), refused
     assert emulated.leases() and all(0 < s <= 120 for s in emulated.leases())
 

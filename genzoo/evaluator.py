@@ -10,7 +10,7 @@ import torch
 
 from models import Classifier, GenerativeModel
 
-from .metrics import class_kl, copying, frechet_distance, laplacian_variance, precision_recall
+from .metrics import class_kl, copying, frechet_distance, laplacian_variance, nearest, precision_recall
 from .sampling import sample_batched
 
 
@@ -26,6 +26,8 @@ class Evaluator:
         self.train_features, _ = self.embed(train_images)
         self.all_train_features = (self.train_features if all_train_images is None
                                    else self.embed(all_train_images)[0])
+        # how near unseen real pictures come to the training set: the same for every model, so measured once
+        self.held_out_distances = nearest(self.test_features, self.all_train_features)[0][:, 0]
         self.real_sharpness = laplacian_variance(test_images)
         self.test_images = test_images
 
@@ -52,7 +54,7 @@ class Evaluator:
         if labels is not None:
             out["cond_acc"] = float((pred == labels.numpy()).mean())
         else:                   # pictures drawn as a model draws them unasked: do they sit on training pictures?
-            out["copying"] = copying(feats, self.test_features, self.all_train_features)
+            out["copying"] = copying(feats, self.test_features, self.all_train_features, self.held_out_distances)
         return out
 
 

@@ -12,6 +12,7 @@ Metrics (fixed seeds, so reruns agree except for timings):
 from __future__ import annotations
 
 import warnings
+from typing import Optional
 
 import numpy as np
 import torch
@@ -84,14 +85,16 @@ COPY_PERCENTILE = 1.0
 COPY_FLAG = 0.05
 
 
-def copying(generated: np.ndarray, held_out: np.ndarray, train: np.ndarray) -> dict:
+def copying(generated: np.ndarray, held_out: np.ndarray, train: np.ndarray,
+            held_out_distances: Optional[np.ndarray] = None) -> dict:
     """How close generated pictures come to the training set, against how close unseen real (held-out) pictures
     come, all as features: ``ratio``, the median nearest-training distance of the generated over that of the
     held-out pictures (about 1 for a model that draws new pictures, near 0 for one that returns training pictures);
     ``close_share``, the share of generated pictures closer than the held-out pictures' 1st percentile (about
-    0.01 when not copying); and ``flagged`` when that share reaches ``COPY_FLAG``."""
+    0.01 when not copying); and ``flagged`` when that share reaches ``COPY_FLAG``. ``held_out_distances``: the
+    held-out pictures' nearest-training distances, where already measured (they do not depend on the model)."""
     d_gen = nearest(generated, train)[0][:, 0]
-    d_real = nearest(held_out, train)[0][:, 0]
+    d_real = nearest(held_out, train)[0][:, 0] if held_out_distances is None else held_out_distances
     threshold = float(np.percentile(d_real, COPY_PERCENTILE))
     share = float((d_gen < threshold).mean())
     return {"ratio": float(np.median(d_gen) / np.median(d_real)), "close_share": share, "threshold": threshold,

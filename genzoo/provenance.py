@@ -8,6 +8,7 @@ evaluation draws only those again.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -27,6 +28,13 @@ def weights_digest(dataset: str, name: str, root: Optional[Path] = None) -> Opti
     path = model_dir(dataset, name, root) / WEIGHTS
     if not path.exists():
         return None
+    stat = path.stat()
+    return _digest(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _digest(path: Path, mtime_ns: int, size: int) -> str:
+    """Hashed once per version of the file (every part of every row asks for it)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -9,8 +9,10 @@ from .schedules import NoiseSchedule, make_betas
 from .distillation import DistilledDDPM
 from .gans import GAN
 from .latent_diffusion import LatentDiffusion
+from .normalizing_flow import NormalizingFlow
+from .pixelcnn import PixelCNN
 
 __all__ = ["Autoencoder", "VAE", "GAN", "DDPM", "FlowMatching",
-           "DistilledDDPM", "LatentDiffusion", "Classifier", "GenerativeModel",
+           "DistilledDDPM", "LatentDiffusion", "PixelCNN", "NormalizingFlow", "Classifier", "GenerativeModel",
            "ZooModel", "NoiseSchedule", "DDPMSampler", "DDIMSampler", "DPMSolverSampler", "UniPCSampler", "make_betas",
            "make_sampler", "count_parameters", "slerp"]

@@ -10,7 +10,7 @@ from ..sampling import DrawRequest
 from ..zoo import Zoo
 from .common import (Built, Gallery, Progress, api, caption, clamp_float, clamp_int, class_dropdown, class_index,
                      class_names, draw,
-                     friendly, gallery, HEAVY, MAX_SAMPLES, MAX_SEED, on_load, progress_adapter, redraw,
+                     friendly, gallery, HEAVY, MAX_SAMPLES, MAX_SEED, network_runs, on_load, progress_adapter, redraw,
                      title)
 from . import nearest
 from .inputs import Number, Slider
@@ -23,9 +23,15 @@ def guided(zoo: Zoo, dataset: str, name: str, guidance: float) -> float:
     return min(max(guidance, lo), hi)
 
 
+#: the most network runs a picture a model may take to draw in this view, where every model draws at once (DDIM 50,
+#: guided: 100); a slower one, such as a model that draws pixel by pixel (784), is asked for in Sample
+QUICK_RUNS = 100
+
+
 def able(zoo: Zoo, dataset: str) -> list[str]:
-    """Every model of the dataset that can be told the class, in the order drawn."""
-    return zoo.ready(dataset, lambda e: e.model.generative and e.model.conditional)
+    """Every model of the dataset that can be told the class and draws quickly enough, in the order drawn."""
+    return zoo.ready(dataset, lambda e: e.model.generative and e.model.conditional
+                     and network_runs(zoo, dataset, [e.spec.name], 1) <= QUICK_RUNS)
 
 
 def class_request(zoo: Zoo, dataset: str, class_name, guidance, n, seed, index: int) -> Optional[DrawRequest]:

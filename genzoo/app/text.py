@@ -16,7 +16,7 @@ caption gives the time). Models that know classes pick one at random, as often a
     "class": """**Ask for a class.** These models were also told the class while learning, so you can ask for one.
 For the diffusion models, *guidance strength* trades variety for typicality: at 0 the class is ignored, at 1 it is
 followed plainly, and higher values push every picture towards the most typical look of that class — clearer, but
-more alike.""",
+more alike. A model that draws pixel by pixel is too slow for this view: ask it in Sample.""",
     "interpolate": """**Walk between two points.** The autoencoders turn both pictures into codes and decode the
 straight line between them. The GAN and the diffusion model walk between two random seeds instead. A smooth walk
 means similar codes give similar pictures. *Smoothness* = largest step ÷ average step between frames: 1.0 is perfectly

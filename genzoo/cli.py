@@ -214,6 +214,16 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-progress", action="store_true")
     v.set_defaults(fn=_evaluate, interrupted=RESUMABLE_SAMPLING)
 
+    lk = sub.add_parser("likelihood", help="score every model with a likelihood on both datasets' test pictures, "
+                                          "in bits per dimension; writes checkpoints/<dataset>/likelihood.json")
+    lk.add_argument("--dataset", required=True, choices=[*DATASETS, "all"])
+    lk.add_argument("--models", nargs="+", choices=[n for n in SPECS if SPECS[n].cls.likelihood != "none"])
+    lk.add_argument("--n", type=int, default=10000, help="test pictures of each dataset (default: all 10,000)")
+    lk.add_argument("--data-root")
+    lk.add_argument("--checkpoints", help="checkpoint root (default: checkpoints/)")
+    lk.add_argument("--threads", type=int)
+    lk.set_defaults(fn=_likelihood)
+
     d = sub.add_parser("refresh-decoder", help="give a trained latent diffusion model its autoencoder's current "
                                               "decoder (allowed while that autoencoder's encoder is unchanged)")
     d.add_argument("--dataset", required=True, choices=[*DATASETS, "all"])
@@ -253,6 +263,19 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", help="a CSV file (default: print it)")
     x.set_defaults(fn=_quiz_export)
     return p
+
+
+def _likelihood(args) -> None:
+    import torch
+
+    from .likelihood import measure
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    for ds in (list(DATASETS) if args.dataset == "all" else [args.dataset]):
+        t0 = time.perf_counter()
+        path = measure(ds, args.models, args.n, args.data_root, Path(args.checkpoints) if args.checkpoints else None)
+        print(f"wrote {path} in {time.perf_counter() - t0:.0f} s")
 
 
 def _quiz_pool(args) -> None:

@@ -7,7 +7,6 @@ Every measurement uses fixed seeds, so reruns agree except for timings; the metr
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -147,8 +146,6 @@ def evaluate_model(name: str, dataset: str, model: GenerativeModel, ev: Evaluato
         out["precision_check"] = precision_check(model, ev, *checked, default)
     elif "precision_check" in previous and out["precision"] != "fp32":     # the kept pictures' check
         out["precision_check"] = previous["precision_check"]
-    if model.has_likelihood:
-        out["likelihood"] = likelihood_scores(model, ev, seed)
     if model.can_encode:
         out.update(encoder_scores(model, ev, seed))
     else:                   # no encoder: walk between two seeds' noise (GANs, pixel and latent diffusion alike)
@@ -163,19 +160,6 @@ def evaluate_model(name: str, dataset: str, model: GenerativeModel, ev: Evaluato
         if path is not None:
             path.unlink(missing_ok=True)
     return out
-
-
-def likelihood_scores(model: GenerativeModel, ev: Evaluator, seed: int, batch: int = 500) -> dict:
-    """The model's log-likelihood of the test pictures (exact, or its bound: ``kind``), in nats a picture and in
-    bits per dimension (−log₂ p(x) / 784)."""
-    x = ev.test_images
-    labels = torch.as_tensor(ev.embed(x)[1]) if model.conditional else None
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        nats = torch.cat([model.log_likelihood(x[i:i + batch], labels[i:i + batch] if labels is not None else None)
-                          for i in range(0, len(x), batch)]).double()
-    mean = float(nats.mean())
-    return {"kind": model.likelihood, "nats": mean, "bits_per_dim": -mean / (x[0].numel() * math.log(2))}
 
 
 def encoder_scores(model: GenerativeModel, ev: Evaluator, seed: int) -> dict:

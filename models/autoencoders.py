@@ -6,6 +6,7 @@ summed over the 784 pixels, so losses read in nats per image.
 """
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
@@ -18,6 +19,25 @@ from .base import GenerativeModel
 def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """-log p(x | logits) summed over pixels, one value per image (nats)."""
     return F.binary_cross_entropy_with_logits(logits.float(), x, reduction="none").flatten(1).sum(1)
+
+
+#: the decoder read as a distribution over the 256 grey levels (to compare likelihoods with models of 8-bit
+#: pictures): each pixel a discretized logistic centred on the decoder's output, with this spread in grey levels.
+#: The best single spread for the shipped VAEs' bounds, fitted on 500 training pictures, lay between e^2.75 and
+#: e^3.5 grey levels on both datasets; a spread that also grows with the grey of the centre gained under 0.1 bits.
+LEVEL_SPREAD = 20.0
+
+
+def discretized_logistic_log_prob(logits: torch.Tensor, x: torch.Tensor, spread: float = LEVEL_SPREAD
+                                  ) -> torch.Tensor:
+    """log p of the pictures' 8-bit levels, each pixel's level k having the mass a logistic centred on
+    255·sigmoid(logit) gives [k − ½, k + ½] (levels 0 and 255 take the tails), summed per picture (nats)."""
+    levels = (x * 255).round()
+    centre = torch.sigmoid(logits.float()) * 255
+    upper = torch.where(levels >= 255, torch.full_like(centre, torch.inf), (levels + 0.5 - centre) / spread)
+    lower = torch.where(levels <= 0, torch.full_like(centre, -torch.inf), (levels - 0.5 - centre) / spread)
+    mass = torch.sigmoid(upper) - torch.sigmoid(lower)
+    return mass.clamp(min=1e-12).log().flatten(1).sum(1)
 
 
 class Autoencoder(GenerativeModel):
@@ -171,6 +191,7 @@ class VAE(GenerativeModel):
         '\\mathcal{L}_1(x) \\le \\log p_\\theta(x)\\ \\text{(the ELBO)}$$')
     can_encode = True
     likelihood = "bound"          # the ELBO
+    importance_samples = 100      # and the importance-weighted bound with 100 draws
 
     def __init__(self, latent_dim: int = 16, beta: float = 1.0, conditional: bool = False,
                  num_classes: int = 10, channels: int = 32, hidden: int = 256):
@@ -226,10 +247,28 @@ class VAE(GenerativeModel):
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)  # KL(N(mu, s^2) || N(0, 1))
         return nll, kl
 
-    def log_likelihood(self, x: torch.Tensor, labels=None) -> torch.Tensor:
-        """The ELBO, a lower bound on log p(x), in nats per picture (one reparameterised draw)."""
-        nll, kl = self.terms(x, labels)
-        return -(nll + kl)
+    def log_weights(self, x: torch.Tensor, labels=None, k: int = 1, generator=None) -> torch.Tensor:
+        """log p(x | z) + log p(z) − log q(z | x) for ``k`` codes drawn from q(z | x), ``[n, k]`` (nats), with the
+        decoder read as a distribution over 8-bit grey levels (``LEVEL_SPREAD``)."""
+        mu, logvar = self.encode_distribution(x, labels)
+        out = []
+        for _ in range(k):
+            eps = torch.randn(mu.shape, generator=generator).to(mu.device) if generator else torch.randn_like(mu)
+            z = mu + (0.5 * logvar).exp() * eps
+            log_pz = (-0.5 * z.pow(2) - 0.5 * math.log(2 * math.pi)).sum(1)
+            log_qz = (-0.5 * eps.pow(2) - 0.5 * logvar - 0.5 * math.log(2 * math.pi)).sum(1)
+            out.append(discretized_logistic_log_prob(self.decoder_logits(z, labels), x) + log_pz - log_qz)
+        return torch.stack(out, 1)
+
+    def log_likelihood(self, x: torch.Tensor, labels=None, k: int = 1, generator=None) -> torch.Tensor:
+        """A lower bound on log p of the 8-bit pictures, in nats per picture: the ELBO (``k`` = 1, one draw), or
+        the importance-weighted bound of Burda et al. (2016) with ``k`` draws, tighter as ``k`` grows. A conditional
+        VAE asked with no class: the mean over the classes of each class's bound (still a bound on log p(x))."""
+        if self._conditional and labels is None:
+            per_class = torch.stack([self.log_likelihood(x, torch.full((len(x),), c, device=x.device), k, generator)
+                                     for c in range(self.num_classes)], 1)
+            return torch.logsumexp(per_class, 1) - math.log(self.num_classes)
+        return torch.logsumexp(self.log_weights(x, labels, k, generator), 1) - math.log(k)
 
     def loss(self, x, y):
         nll, kl = self.terms(x, y if self._conditional else None)

@@ -242,9 +242,19 @@ def test_every_measurement_that_applies_is_made(zoo3, data_root):
     assert r["doodler"]["reconstruction_mse"] > 0 and r["doodler"]["interpolation_smoothness"] >= 1
     assert r["doodler"]["network_evaluations"] == r["pixels"]["network_evaluations"] == {"default": 1}
     assert r["hopper"]["network_evaluations"] == {"hop-3": 3}           # its own sampler, at its default
-    assert "likelihood" not in r["doodler"] and "likelihood" not in r["hopper"]    # none pretends to have one
-    like = r["pixels"]["likelihood"]
-    assert like["kind"] == "exact" and like["bits_per_dim"] == pytest.approx(-like["nats"] / (784 * 0.6931471805599453))
+    from genzoo import likelihood
+
+    root = zoo3.root
+    assert likelihood.likelihood_models("mnist", root) == ["pixels"]              # none other pretends to have one
+    likelihood.measure("mnist", n=20, data_root=str(data_root), root=root, progress=False)
+    row = likelihood.read("mnist", root)["pixels"]
+    model = zoo3.model("mnist", "pixels").cpu
+    xt = to_unit(xt[:20])
+    assert row["kind"] == "exact" and row["own"]["n"] == row["fashion"]["n"] == 20
+    assert row["own"]["bits_per_dim"] == pytest.approx(
+        float(-model.log_likelihood(xt).double().mean() / (784 * 0.6931471805599453)), rel=1e-6)
+    assert likelihood.percentile(row, row["own"]["percentiles"][0] - 1) == 0.0
+    assert likelihood.percentile(row, row["own"]["percentiles"][50]) == pytest.approx(50)
 
 
 def test_the_exact_likelihood_is_the_known_value():

@@ -16,6 +16,8 @@ from tests.conftest import ROOT
 FASHION_MODELS = ["ae-8", "vae", "gan", "classifier"]
 #: models scored into mnist/metrics.json for the scoreboard (a quick, small evaluation)
 EVALUATED = ["vae", "gan", "cgan", "ddpm-cosine"]
+#: models whose likelihoods are measured into mnist/likelihood.json (fashion has none: the views say so)
+LIKELIHOODS = ["vae", "pixelcnn", "glow"]
 
 
 def make_checkpoints(data_root: Path, out: Path) -> Path:
@@ -36,6 +38,8 @@ def make_checkpoints(data_root: Path, out: Path) -> Path:
     assert main(["evaluate", "--dataset", "mnist", "--models", *EVALUATED, "--n", "20", "--data-root", str(data_root),
                  "--checkpoints", str(out), "--no-progress", "--latency-batches", "1", "4", "--skip-slow",
                  "--latency-budget", "0.1"]) == 0
+    assert main(["likelihood", "--dataset", "mnist", "--models", *LIKELIHOODS, "--n", "20", "--data-root",
+                 str(data_root), "--checkpoints", str(out)]) == 0
     return out
 
 

@@ -1,5 +1,6 @@
 """The app through its public HTTP API (gradio_client) against a server started here."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -367,3 +368,28 @@ def test_clicking_the_map_decodes_that_point(client):
     assert caption.startswith("the nearest test picture's code")
     with pytest.raises(Exception, match="within 0 to 640 pixels"):
         client.predict("mnist", "vae", "PCA", 900, 10, api_name="/latent_click")
+
+
+def test_likelihoods_sit_beside_the_scoreboard(client):
+    words, table, paradox = client.predict("mnist", api_name="/likelihoods")
+    rows = {r[0]: r for r in table["data"]}
+    assert set(rows) == {"VAE (beta = 1)", "PixelCNN", "Normalizing flow"}
+    assert rows["PixelCNN"][1] == "the exact likelihood" and rows["VAE (beta = 1)"][1].startswith("a lower bound")
+    assert rows["VAE (beta = 1)"][3].endswith("(100 draws)") and rows["Normalizing flow"][3] == "—"
+    assert all(0 < r[2] < 16 and 0 < r[4] < 16 for r in rows.values())           # bits per pixel, both datasets
+    assert "Published, for comparison (MNIST): RealNVP 1.06" in words and "**The paradox**" in words
+    bars = figure(paradox)["data"]
+    assert len(bars) == 2 * len(rows) and {b["name"] for b in bars} == {
+        "its own test pictures (MNIST digits)", "test pictures of Fashion-MNIST clothes"}
+    for b in bars:                                  # each histogram holds (almost) every picture of its set
+        assert 90 <= sum(b["y"]) <= 100.001
+    words, table, _ = client.predict("fashion", api_name="/likelihoods")
+    assert "No likelihoods measured for Fashion-MNIST clothes yet" in words and not table["data"]
+
+
+def test_how_surprising_a_picture_is_to_each_likelihood_model(client):
+    table = client.predict("mnist", "test image", "3", 0, None, api_name="/surprise")
+    rows = table["data"]
+    assert [r[0] for r in rows] == ["VAE (beta = 1)", "PixelCNN", "Normalizing flow"]
+    assert all(r[1] == "MNIST digits" and r[2] > 0 for r in rows)
+    assert all(re.fullmatch(r"(more|less) surprising than \d+ % of its test pictures", r[3]) for r in rows)

@@ -8,17 +8,22 @@ from ..registry import featured
 from ..zoo import Zoo
 from .common import (Built, Gallery, api, big, class_dropdown, class_names, friendly, gallery, LIGHT, on_load,
                      prepared_drawing, redraw, sketchpad, test_image, title)
+from . import likelihoods
 from .inputs import Number, Radio
 from .text import TEXT
 
+def picture_of(zoo: Zoo, dataset: str, source: str, class_name, index, drawing=None):
+    """The picture chosen: a test picture of the dataset, or the visitor's drawing, ``[1, 1, 28, 28]``."""
+    if source == "drawing":
+        return prepared_drawing(dataset, drawing)
+    if source == "test image":
+        return test_image(zoo, dataset, class_name, index)[0]
+    raise ValueError("source must be 'test image' or 'drawing'")
+
+
 def reconstruct_view(zoo: Zoo, dataset: str, source: str, class_name, index,
                      drawing=None) -> tuple[Gallery, tuple, list[list]]:
-    if source == "drawing":
-        x = prepared_drawing(dataset, drawing)
-    elif source == "test image":
-        x, _ = test_image(zoo, dataset, class_name, index)
-    else:
-        raise ValueError("source must be 'test image' or 'drawing'")
+    x = picture_of(zoo, dataset, source, class_name, index, drawing)
     tiles = [(big(x[0]), "input")]
     rows, best, shown_vae = [], None, False
     ready = zoo.ready(dataset)
@@ -51,6 +56,9 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         with gr.Row():
             slider = gr.ImageSlider(label="Before / after (the VAE, when available)", type="pil", format="png")
             table = gr.Dataframe(headers=["model", "error (mean squared)"], label="Rebuild error", interactive=False)
+        gr.Markdown(TEXT["surprise"])
+        surprise = gr.Dataframe(headers=likelihoods.SURPRISE_HEADERS, label="How surprising is this picture?",
+                                interactive=False, elem_id="recon-surprise")
     @friendly
     def reconstruct(dataset, source, label, index, drawing=None):
         """Squeeze a picture through every autoencoder and show what each rebuilds, with the error.
@@ -64,9 +72,26 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         """
         return reconstruct_view(zoo, dataset, source, label, index, drawing)
 
+    @friendly
+    def how_surprising(dataset, source, label, index, drawing=None):
+        """How many bits per pixel each model with a likelihood (of both datasets) gives the picture, and where that
+        lies among the model's own test pictures.
+
+        Args:
+            dataset: the dataset the test picture comes from, "mnist" or "fashion"
+            source: "test image" (a real picture) or "drawing"
+            label: class of the real picture
+            index: number of the real picture within its class
+            drawing: the drawing, when source is "drawing"
+        """
+        return likelihoods.surprise_view(zoo, picture_of(zoo, dataset, source, label, index, drawing))
+
+    inputs = [dataset, source, cls, idx, drawing]
+    go_.click(how_surprising, inputs, surprise, **api("surprise"), **LIGHT)
+    demo.load(on_load(how_surprising, 1), inputs, surprise, **api("surprise_on_load"), **LIGHT)
     view = reconstruct
     go_.click(view, [dataset, source, cls, idx, drawing], [out, slider, table], **api("reconstruct"), **LIGHT)
     demo.load(on_load(view, 3), [dataset, source, cls, idx, drawing], [out, slider, table],
               **api("reconstruct_on_load"), **LIGHT)
-    built = Built([cls], [redraw(view, [dataset, source, cls, idx, drawing], [out, slider, table])])
+    built = Built([cls], [redraw(view, inputs, [out, slider, table]), redraw(how_surprising, inputs, [surprise])])
     return built._replace(tab="reconstruct", link={"class": cls, "index": idx})

@@ -19,6 +19,7 @@ from ..registry import SPECS
 from ..zoo import Zoo
 from .common import (Built, Progress, api, friendly, HEAVY, LIGHT, metrics, on_load, progress_adapter, sampler_options,
                      title)
+from . import likelihoods
 from .text import TEXT
 from .turns import takes_turn
 
@@ -235,6 +236,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         with gr.Row():
             guidance = gr.Plot(label="Guidance")
             people = gr.Plot(label="People fooled", elem_id="scoreboard-people")
+        like_words, like_table, like_plot = likelihoods.panel()
         with gr.Accordion("Time the models on this machine now", open=False):
             measure = gr.Button("Measure speed")
             speed = gr.Dataframe(headers=["model", "parameters", "network runs per picture",
@@ -255,6 +257,22 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
     show.click(board, dataset, outputs, **api("scoreboard"), **LIGHT)
     for event, when in ((demo.load, "load"), (dataset.change, "switch")):
         event(on_load(board, len(outputs)), dataset, outputs, **api(f"scoreboard_on_{when}"), **LIGHT)
+
+    @friendly
+    def likelihood_board(dataset):
+        """How likely each model with a likelihood finds real pictures, in bits per pixel, on its own dataset's test
+        pictures and on the other dataset's, with what the numbers show.
+
+        Args:
+            dataset: the dataset, "mnist" or "fashion"
+        """
+        return likelihoods.likelihood_view(zoo, dataset)
+
+    like_outputs = [like_words, like_table, like_plot]
+    show.click(likelihood_board, dataset, like_outputs, **api("likelihoods"), **LIGHT)
+    for event, when in ((demo.load, "load"), (dataset.change, "switch")):
+        event(on_load(likelihood_board, len(like_outputs)), dataset, like_outputs,
+              **api(f"likelihoods_on_{when}"), **LIGHT)
 
     @friendly
     @takes_turn()

@@ -17,6 +17,9 @@ caption gives the time). Models that know classes pick one at random, as often a
 For the diffusion models, *guidance strength* trades variety for typicality: at 0 the class is ignored, at 1 it is
 followed plainly, and higher values push every picture towards the most typical look of that class — clearer, but
 more alike. A model that draws pixel by pixel is too slow for this view: ask it in Sample.""",
+    "surprise": """**How surprising is this picture?** Models that can compute a likelihood say how many bits they
+need to store each pixel of it: few bits, a picture they expect; many, a surprise. Each is compared with the model's
+own test pictures. Try a digit on the clothes models, and a piece of clothing on the digit models.""",
     "interpolate": """**Walk between two points.** The autoencoders turn both pictures into codes and decode the
 straight line between them. The GAN and the diffusion model walk between two random seeds instead. A smooth walk
 means similar codes give similar pictures. *Smoothness* = largest step ÷ average step between frames: 1.0 is perfectly

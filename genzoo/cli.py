@@ -219,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     lk.add_argument("--dataset", required=True, choices=[*DATASETS, "all"])
     lk.add_argument("--models", nargs="+", choices=[n for n in SPECS if SPECS[n].cls.likelihood != "none"])
     lk.add_argument("--n", type=int, default=10000, help="test pictures of each dataset (default: all 10,000)")
+    lk.add_argument("--n-ode", type=int, default=200,
+                    help="test pictures for a likelihood through an ODE, about 130 network runs each (default 200)")
     lk.add_argument("--data-root")
     lk.add_argument("--checkpoints", help="checkpoint root (default: checkpoints/)")
     lk.add_argument("--threads", type=int)
@@ -274,7 +276,8 @@ def _likelihood(args) -> None:
         torch.set_num_threads(args.threads)
     for ds in (list(DATASETS) if args.dataset == "all" else [args.dataset]):
         t0 = time.perf_counter()
-        path = measure(ds, args.models, args.n, args.data_root, Path(args.checkpoints) if args.checkpoints else None)
+        path = measure(ds, args.models, args.n, args.data_root, Path(args.checkpoints) if args.checkpoints else None,
+                       n_ode=args.n_ode)
         print(f"wrote {path} in {time.perf_counter() - t0:.0f} s")
 
 

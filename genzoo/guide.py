@@ -17,7 +17,8 @@ CAPABILITY_HEADERS = ["model", "draws new pictures", "can be told the class", "r
                       "has a code space to walk", "likelihood (or a bound)", "network runs per picture"]
 
 
-LIKELIHOOD_WORDS = {"exact": "exact, in nats", "bound": "a lower bound (the ELBO), in nats", "none": "no"}
+LIKELIHOOD_WORDS = {"exact": "exact, in nats", "ode": "exact, through its ODE (estimated), in nats",
+                    "bound": "a lower bound (the ELBO), in nats", "none": "no"}
 
 
 def yes(flag: bool) -> str:

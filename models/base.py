@@ -32,7 +32,8 @@ class ZooModel(nn.Module, PyTorchModelHubMixin):
     teaches: str = ""
     #: what the model can do; read by the app and the evaluation
     can_encode: bool = False
-    #: its likelihood: "exact" (log p(x) itself), "bound" (a lower bound on it, such as the ELBO) or "none"
+    #: its likelihood: "exact" (log p(x) itself), "ode" (exact in principle, computed by following its ODE with a
+    #: random estimate of the divergence), "bound" (a lower bound on it, such as the ELBO) or "none"
     likelihood: str = "none"
     #: where the likelihood is a bound that tightens with more random draws (a VAE's importance-weighted bound),
     #: the draws its tighter figure is measured with (``log_likelihood(x, labels, k=...)``); 0: no such bound

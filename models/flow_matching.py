@@ -11,6 +11,7 @@ v = v_u + s (v_c - v_u).
 """
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
@@ -31,13 +32,16 @@ class FlowMatching(GenerativeModel):
     """Class-conditional rectified flow in pixel space."""
 
     family = "flow-matching"
-    network_methods = GenerativeModel.network_methods + ("denoise", "guidance_terms", "velocity")
+    network_methods = GenerativeModel.network_methods + ("denoise", "guidance_terms", "velocity", "log_likelihood")
     samplers = ("euler", "heun")
     step_range = (1, 200)
     default_sampler = SamplerSettings("heun", 5, guidance=1.0)
     guidance_parts = True
     path_sampler = "euler"          # the path itself, in small straight steps
     predicts = ("v", "the velocity")
+    likelihood = "ode"              # exact in principle: its ODE carries each picture to noise (``log_likelihood``)
+    #: steps of Heun's method that carry a picture to noise when measuring its likelihood
+    likelihood_steps = 64
     about = ("Joins each picture to a noise sample by a **straight line** and teaches a network the velocity that "
              "moves a point along it. Drawing starts from noise and follows the learned velocity back to a picture. "
              "The paths it learns are nearly straight, so a few large steps land close to where many small ones "
@@ -125,6 +129,45 @@ class FlowMatching(GenerativeModel):
 
     def noise(self, n, generator=None):
         return torch.randn(n, 1, 28, 28, generator=generator).to(self.device)
+
+    # -- likelihood ----------------------------------------------------------------------------------------------
+    def ode_log_density(self, x0: torch.Tensor, labels: Optional[torch.Tensor] = None, steps: Optional[int] = None,
+                        generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """log p(x0) of pictures in the model's space ([-1, 1]) through the probability-flow ODE (Chen et al. 2018;
+        Grathwohl et al. 2019): follow dx/dt = v from the picture (t = 0) to noise (t = 1) with Heun's steps, and
+        log p(x0) = log N(x1; 0, I) + ∫ div v dt, the divergence estimated with one random ±1 probe a picture
+        (Hutchinson's estimator, unbiased). No class: its own no-class velocity."""
+        steps = steps or self.likelihood_steps
+        probe = (torch.randint(0, 2, x0.shape, generator=generator) * 2 - 1).to(x0.device, x0.dtype)
+
+        def drift(x, t):
+            with torch.enable_grad():
+                x = x.detach().requires_grad_(True)
+                v = self.velocity(x, t, labels, 0.0 if labels is None else 1.0).float()
+                (vjp,) = torch.autograd.grad((v * probe).sum(), x)
+            return v.detach(), (vjp * probe).flatten(1).sum(1)
+
+        x, integral = x0, torch.zeros(len(x0), dtype=torch.float64, device=x0.device)
+        # steps crowd near the picture (t = 0), where a field learned from 8-bit pictures changes fastest: on the
+        # MNIST model's test pictures, equal steps gave impossible (negative) bits; t = (i/N)³ converged, 24 steps
+        # within 0.13 bits a pixel of 64, 64 within 0.03 of each other's cube and square grids
+        ts = (torch.linspace(0.0, 1.0, steps + 1) ** 3).tolist()
+        for t, t_next in zip(ts[:-1], ts[1:]):
+            h = t_next - t
+            v, div = drift(x, t)
+            v2, div2 = drift(x + h * v, t_next)
+            x = x + h * 0.5 * (v + v2)
+            integral += h * 0.5 * (div + div2).double()
+        log_normal = (-0.5 * x.double().pow(2) - 0.5 * math.log(2 * math.pi)).flatten(1).sum(1)
+        return log_normal + integral
+
+    def log_likelihood(self, x: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """log p of 8-bit pictures in nats, as dequantized models report it: each level k becomes (k + u) / 256 with
+        u uniform, mapped to [-1, 1] (a factor 2 a pixel), scored through the ODE, less 784 log 256."""
+        levels = (x * 255).round()
+        y = (levels + torch.rand(levels.shape).to(x.device)) / 256
+        dims = x[0].numel()
+        return self.ode_log_density(y * 2 - 1, labels) + dims * math.log(2) - dims * math.log(256)
 
     @torch.no_grad()
     def generate(self, noise, labels=None, generator=None, **options):

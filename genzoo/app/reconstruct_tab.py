@@ -1,4 +1,5 @@
-"""Reconstruct: each autoencoder squeezes a test picture, or your drawing, into its code and rebuilds it."""
+"""Reconstruct: each autoencoder squeezes a test picture, or your drawing, into its code and rebuilds it; and how
+surprising the picture is to every model that can compute its likelihood."""
 from __future__ import annotations
 
 
@@ -6,10 +7,12 @@ import gradio as gr
 
 from ..registry import featured
 from ..zoo import Zoo
-from .common import (Built, Gallery, api, big, class_dropdown, class_names, friendly, gallery, LIGHT, on_load,
+from .common import (Built, Gallery, api, big, class_dropdown, class_names, friendly, gallery, HEAVY, LIGHT,
+                     on_load,
                      prepared_drawing, redraw, sketchpad, test_image, title)
 from . import likelihoods
 from .inputs import Number, Radio
+from .turns import takes_turn
 from .text import TEXT
 
 def picture_of(zoo: Zoo, dataset: str, source: str, class_name, index, drawing=None):
@@ -73,6 +76,7 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         return reconstruct_view(zoo, dataset, source, label, index, drawing)
 
     @friendly
+    @takes_turn(memoized=True)
     def how_surprising(dataset, source, label, index, drawing=None):
         """How many bits per pixel each model with a likelihood (of both datasets) gives the picture, and where that
         lies among the model's own test pictures.
@@ -87,8 +91,8 @@ def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
         return likelihoods.surprise_view(zoo, picture_of(zoo, dataset, source, label, index, drawing))
 
     inputs = [dataset, source, cls, idx, drawing]
-    go_.click(how_surprising, inputs, surprise, **api("surprise"), **LIGHT)
-    demo.load(on_load(how_surprising, 1), inputs, surprise, **api("surprise_on_load"), **LIGHT)
+    go_.click(how_surprising, inputs, surprise, **api("surprise"), **HEAVY)     # an ODE's likelihood: seconds
+    demo.load(on_load(how_surprising, 1), inputs, surprise, **api("surprise_on_load"), **HEAVY)
     view = reconstruct
     go_.click(view, [dataset, source, cls, idx, drawing], [out, slider, table], **api("reconstruct"), **LIGHT)
     demo.load(on_load(view, 3), [dataset, source, cls, idx, drawing], [out, slider, table],

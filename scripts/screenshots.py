@@ -33,7 +33,7 @@ def take(url: str, out: Path, settle_ms: int = 1500, only: tuple[str, ...] = ())
             page.get_by_text(TITLE).wait_for(timeout=120_000)
             tabs = page.evaluate("[...document.querySelectorAll('[role=tab]')].map(t => t.innerText.trim())")
             for dataset in ("MNIST digits", "Fashion-MNIST clothes"):
-                page.get_by_text(dataset, exact=True).click()
+                page.get_by_test_id(f"{dataset}-radio-label").click()
                 for tab in [t for t in tabs if not only or t in only]:
                     page.get_by_role("tab", name=tab, exact=True).click()
                     page.wait_for_timeout(settle_ms)

@@ -375,7 +375,7 @@ def test_likelihoods_sit_beside_the_scoreboard(client):
     rows = {r[0]: r for r in table["data"]}
     assert set(rows) == {"VAE (beta = 1)", "PixelCNN", "Normalizing flow"}
     assert rows["PixelCNN"][1] == "the exact likelihood" and rows["VAE (beta = 1)"][1].startswith("a lower bound")
-    assert re.fullmatch(r"[\d.]+ with 100 draws, [\d.]+ with one \(its first 20 test pictures\)",
+    assert re.fullmatch(r"[\d.]+ with 100 draws \(one: [\d.]+; 20 pictures\)",
                         rows["VAE (beta = 1)"][3]) and rows["Normalizing flow"][3] == "—"
     assert all(0 < r[2] < 16 and 0 < r[4] < 16 for r in rows.values())           # bits per pixel, both datasets
     assert "Published, for comparison (MNIST): RealNVP 1.06" in words and "**The paradox**" in words

@@ -444,7 +444,7 @@ def test_every_tab_in_both_themes_and_both_datasets(page, app_server):
         backgrounds[theme] = pg.evaluate("getComputedStyle(document.querySelector('gradio-app') || "
                                          "document.body).backgroundColor")
         for dataset in {"light": ["MNIST digits"], "dark": ["Fashion-MNIST clothes"]}[theme]:
-            pg.get_by_text(dataset, exact=True).click()
+            pg.get_by_test_id(f"{dataset}-radio-label").click()       # the dataset switch (tables name datasets too)
             for tab in TAB_NAMES:
                 open_tab(pg, tab)
                 if tab == "Sample" and dataset.startswith("MNIST"):

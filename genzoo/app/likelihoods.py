@@ -16,8 +16,8 @@ from ..zoo import Zoo
 from .common import metrics, title
 from .memo import Memo
 
-HEADERS = ["model", "what it computes", "bits per pixel on its own test pictures ↓",
-           "tighter bound", "bits per pixel on the other dataset's pictures"]
+HEADERS = ["model", "what it computes", "bits per pixel, own test pictures ↓", "tighter bound",
+           "bits per pixel, the other dataset's"]
 KIND_WORDS = {"exact": "the exact likelihood", "ode": "the exact likelihood, through its ODE (estimated)",
               "bound": "a lower bound on it (fewer bits are possible)"}
 
@@ -38,8 +38,8 @@ def likelihood_table(zoo: Zoo, dataset: str) -> list[list]:
     for name, r in rows_of(zoo, dataset).items():
         tight = r.get("importance_weighted")
         out.append([title(name), KIND_WORDS[r["kind"]], round(r["own"]["bits_per_dim"], 3),
-                    f"{tight['bits_per_dim']:.3f} with {tight['k']} draws, {tight['one_draw_bits_per_dim']:.3f} with "
-                    f"one (its first {tight['n']:,} test pictures)" if tight else "—",
+                    f"{tight['bits_per_dim']:.3f} with {tight['k']} draws (one: {tight['one_draw_bits_per_dim']:.3f}; "
+                    f"{tight['n']:,} pictures)" if tight else "—",
                     round(r[away]["bits_per_dim"], 3) if away in r else None])
     return out
 
@@ -68,9 +68,10 @@ def paradox_figure(zoo: Zoo, dataset: str) -> go.Figure:
                                  marker_color=colour, opacity=0.6, showlegend=i == 0, legendgroup=part),
                           row=i + 1, col=1)
     fig.update_layout(barmode="overlay", bargap=0)
-    plots.style(fig, f"Models trained on {own_name}: how many bits per pixel each picture costs them",
-                "bits per pixel (fewer = the model finds the picture more likely)", "% of pictures",
+    plots.style(fig, "Bits per pixel: its own test pictures and the other dataset's", "", "% of pictures",
                 height=max(320, 170 * len(shown) + 120))
+    fig.update_xaxes(title_text="bits per pixel (fewer = the model finds the picture more likely)",
+                     row=max(1, len(shown)), col=1)           # once, under the last panel
     fig.update_layout(legend=dict(orientation="h", y=-0.12 if len(shown) < 3 else -0.05))
     return fig
 
@@ -120,7 +121,7 @@ def panel() -> tuple[gr.Markdown, gr.Dataframe, gr.Plot]:
     """The section's words, its table and its histograms (filled with the rest of the Scoreboard)."""
     words = gr.Markdown(elem_id="likelihood-summary")
     table = gr.Dataframe(headers=HEADERS, label="How likely each model finds real pictures (bits per pixel)",
-                         interactive=False, elem_id="likelihood-table")
+                         interactive=False, wrap=True, elem_id="likelihood-table")
     figure = gr.Plot(label="Its own pictures and the other dataset's", elem_id="likelihood-paradox")
     return words, table, figure
 

@@ -5,8 +5,9 @@
 
 With --readme, in README.md and docs/*.md, every block between ``<!-- checkpoints:DATASET -->`` and
 ``<!-- /checkpoints:DATASET -->`` gets this table, every ``headline:DATASET`` block the README's short referee table,
-and every ``metrics:DATASET`` block ``checkpoints/DATASET/metrics.md`` (what ``python -m genzoo evaluate`` wrote),
-so no page drifts from the measurements.
+every ``metrics:DATASET`` block ``checkpoints/DATASET/metrics.md`` (what ``python -m genzoo evaluate`` wrote),
+and every ``likelihood:DATASET`` block the bits-per-pixel table (``python -m genzoo likelihood``), so no page drifts
+from the measurements.
 """
 import json
 import re
@@ -99,6 +100,22 @@ def metrics(dataset: str) -> str:
     return path.read_text().strip() if path.exists() else "Not measured yet."
 
 
+def likelihoods(dataset: str) -> str:
+    """The bits-per-pixel table of ``checkpoints/DATASET/likelihood.json`` (rows still on today's weights)."""
+    from genzoo.likelihood import read
+
+    other = next(d for d in ("mnist", "fashion") if d != dataset)
+    rows = ["| model | computes | bits per pixel, own test pictures | tighter bound (draws, pictures) "
+            f"| bits per pixel, {other} test pictures |", "|---|---|---|---|---|"]
+    for name, r in read(dataset, ROOT / "checkpoints").items():
+        tight = r.get("importance_weighted")
+        rows.append(f"| {SPECS[name].title} | {r['kind']} | {r['own']['bits_per_dim']:.3f} ({r['own']['n']:,}) | "
+                    + (f"{tight['bits_per_dim']:.3f} (k = {tight['k']}, {tight['n']:,}; one draw "
+                       f"{tight['one_draw_bits_per_dim']:.3f})" if tight else "") + " | "
+                    + (f"{r[other]['bits_per_dim']:.3f}" if other in r else "") + " |")
+    return "\n".join(rows) if len(rows) > 2 else "Not measured yet."
+
+
 def update_readme(path: Path = ROOT / "README.md") -> list[str]:
     """Refill the README's marked blocks; returns the names of the blocks found."""
     text, found = path.read_text(), []
@@ -106,10 +123,11 @@ def update_readme(path: Path = ROOT / "README.md") -> list[str]:
     def fill(m: re.Match) -> str:
         kind, dataset = m.group(1), m.group(2)
         found.append(f"{kind}:{dataset}")
-        body = {"checkpoints": table, "metrics": metrics, "headline": headline}[kind](dataset)
+        body = {"checkpoints": table, "metrics": metrics, "headline": headline, "likelihood": likelihoods}[kind](dataset)
         return f"<!-- {kind}:{dataset} -->\n\n{body}\n\n<!-- /{kind}:{dataset} -->"
 
-    text = re.sub(r"<!-- (checkpoints|metrics|headline):(\w+) -->.*?<!-- /\1:\2 -->", fill, text, flags=re.S)
+    text = re.sub(r"<!-- (checkpoints|metrics|headline|likelihood):(\w+) -->.*?<!-- /\1:\2 -->", fill, text,
+                  flags=re.S)
     path.write_text(text)
     return found
 

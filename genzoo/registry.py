@@ -187,7 +187,12 @@ SPECS: dict[str, ModelSpec] = {s.name: s for s in [
               tiny={"channels": 8, "feature_dim": 32}),
 ]}
 
-GENERATIVE = [name for name, s in SPECS.items() if s.generative]
+def generative() -> list[str]:
+    """Every generative model in the registry, in its order (read at each call: a test may register a family)."""
+    return [name for name, s in SPECS.items() if s.generative]
+
+
+GENERATIVE = generative()
 
 
 def featured(tab: str) -> list[str]:

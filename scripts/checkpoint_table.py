@@ -123,7 +123,8 @@ def update_readme(path: Path = ROOT / "README.md") -> list[str]:
     def fill(m: re.Match) -> str:
         kind, dataset = m.group(1), m.group(2)
         found.append(f"{kind}:{dataset}")
-        body = {"checkpoints": table, "metrics": metrics, "headline": headline, "likelihood": likelihoods}[kind](dataset)
+        fills = {"checkpoints": table, "metrics": metrics, "headline": headline, "likelihood": likelihoods}
+        body = fills[kind](dataset)
         return f"<!-- {kind}:{dataset} -->\n\n{body}\n\n<!-- /{kind}:{dataset} -->"
 
     text = re.sub(r"<!-- (checkpoints|metrics|headline|likelihood):(\w+) -->.*?<!-- /\1:\2 -->", fill, text,

@@ -79,7 +79,7 @@ def reverse_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int = 0, s
         tiles = [(big(pair[0]), f"t = {t}: noisy image | its guess of the end result") for t, pair in frames]
         return tiles, big(final[0])
 
-    return REVERSE.get((id(zoo), dataset, name, k, seed, steps), compute)
+    return REVERSE.get((zoo, dataset, name, k, seed, steps), compute)
 
 
 def path_models(zoo: Zoo, dataset: str) -> list[str]:
@@ -133,7 +133,7 @@ def scrub_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int, guidanc
     guidance = clamp_float(guidance, 0, 5, "guidance")
 
     def compute():
-        trace = TRACES.get((id(zoo), dataset, name, k, seed, guidance),
+        trace = TRACES.get((zoo, dataset, name, k, seed, guidance),
                            lambda: model.run(explore.denoising_trace, seed, torch.tensor([k]), SCRUB_STEPS, guidance,
                                              runs=2 * SCRUB_STEPS))
         t, xt, x0 = trace.frames[i]
@@ -148,7 +148,7 @@ def scrub_view(zoo: Zoo, dataset: str, name: str, class_name, seed: int, guidanc
                  (big(p["push"][0]), "the class's push (×10)")]
         return tiles, explore.guidance_sum(p["eps_u_raw"], p["eps_c_raw"], guidance, symbol)
 
-    return SCRUBBED.get((id(zoo), dataset, name, k, seed, guidance, i), compute)
+    return SCRUBBED.get((zoo, dataset, name, k, seed, guidance, i), compute)
 
 
 def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:

@@ -129,7 +129,7 @@ def comparison_view(zoo: Zoo, dataset: str, class_name, seed: int = 0, with_ddpm
             out.append((big(timed.images), f"{title(s.model)} · {s.words()} — {model.network_evaluations(**opts)} "
                         f"network runs, {timed.seconds * 1000:,.0f} ms here, {score}"))
         return out
-    pictures = COMPARISON.get((id(zoo), dataset, k, seed, with_ddpm), compute)
+    pictures = COMPARISON.get((zoo, dataset, k, seed, with_ddpm), compute)
     return pictures, fid_figure(zoo, dataset)
 
 

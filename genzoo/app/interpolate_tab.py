@@ -56,7 +56,7 @@ def interpolate_view(zoo: Zoo, dataset: str, class_a, index_a, class_b, index_b,
 
     # the walks between two pictures are the same for every visitor who asks: computed once (a drawing by its pixels)
     first = hashlib.sha1(a.numpy().tobytes()).hexdigest() if drawn else (class_index(dataset, class_a), int(index_a))
-    key = (id(zoo), dataset, first, class_index(dataset, class_b), int(index_b), seed_a, seed_b, frames)
+    key = (zoo, dataset, first, class_index(dataset, class_b), int(index_b), seed_a, seed_b, frames)
     image, animation, rows = PATHS.get(key, compute)
     gif = gif_dir() / f"interpolation-{dataset}-{time.time_ns()}.gif"
     gif.write_bytes(animation)

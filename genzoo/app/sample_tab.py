@@ -8,7 +8,7 @@ import gradio as gr
 
 from models.samplers import SAMPLER_WORDS, SamplerSettings
 
-from ..registry import SPECS, featured
+from ..registry import SPECS, featured, generative
 from ..sampling import DrawRequest
 from ..zoo import Zoo
 from .common import (Built, Gallery, Progress, api, caption, clamp_int, draw, friendly, gallery, HEAVY,
@@ -50,7 +50,7 @@ def sample_view(zoo: Zoo, dataset: str, names: Sequence[str], n: int = 16, seed:
 
 
 def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
-    names = [n for n in SPECS if SPECS[n].generative]
+    names = generative()
     ready = zoo.ready(default)
     with gr.Tab("Sample", id="sample"):
         gr.Markdown(TEXT["sample"])

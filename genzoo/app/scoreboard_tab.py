@@ -15,7 +15,7 @@ from ..data import dataset_info
 from ..evaluation import percent
 from ..measurements import Measurements
 from ..provenance import describe
-from ..registry import SPECS
+from ..registry import generative
 from ..zoo import Zoo
 from .common import (Built, Progress, api, friendly, HEAVY, LIGHT, metrics, on_load, progress_adapter, sampler_options,
                      title)
@@ -205,7 +205,7 @@ def speed_machine(res: dict) -> Optional[str]:
 def speed_view(zoo: Zoo, dataset: str, progress: Progress = None) -> list[list]:
     """Sizes and a quick live timing of every model on this machine (batch 16)."""
     rows = []
-    names = [n for n in SPECS if SPECS[n].generative]
+    names = generative()
     for i, name in enumerate(names):
         e = zoo.entries.get(dataset, {}).get(name)
         if e is None or not e.ready:

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from .. import plots
-from ..registry import SPECS, featured
+from ..registry import featured, generative
 from ..zoo import Zoo
 from .common import (Built, Gallery, api, clamp_int, friendly, gallery, known_names, LIGHT, model_choices, on_load,
                      title)
@@ -69,7 +69,7 @@ def loss_curves(zoo: Zoo, dataset: str, names: Sequence[str]) -> tuple[go.Figure
 
 
 def build(zoo: Zoo, dataset: gr.Radio, default: str, demo: gr.Blocks) -> Built:
-    names = [n for n in SPECS if SPECS[n].generative]
+    names = generative()
     ready = zoo.ready(default)
     with gr.Tab("Training", id="training"):
         gr.Markdown(TEXT["training"])

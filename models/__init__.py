@@ -9,10 +9,12 @@ from .schedules import NoiseSchedule, make_betas
 from .distillation import DistilledDDPM
 from .gans import GAN
 from .latent_diffusion import LatentDiffusion
+from .mean_flow import MeanFlow
 from .normalizing_flow import NormalizingFlow
 from .pixelcnn import PixelCNN
 
 __all__ = ["Autoencoder", "VAE", "GAN", "DDPM", "FlowMatching",
-           "DistilledDDPM", "LatentDiffusion", "PixelCNN", "NormalizingFlow", "Classifier", "GenerativeModel",
+           "DistilledDDPM", "LatentDiffusion", "PixelCNN", "NormalizingFlow", "MeanFlow", "Classifier",
+           "GenerativeModel",
            "ZooModel", "NoiseSchedule", "DDPMSampler", "DDIMSampler", "DPMSolverSampler", "UniPCSampler", "make_betas",
            "make_sampler", "count_parameters", "slerp"]

@@ -110,8 +110,9 @@ class MeanFlow(FlowMatching):
         """The network's u(z, r, t) and the MeanFlow identity's target v - (t - r) du/dt (gradient stopped), the
         total derivative by one Jacobian-vector product along (dz, dr, dt) = (v, 0, 1). (The fused attention kernel
         has no forward-mode derivative, so the product runs on the plain one, in float32.)"""
-        # forward-mode derivatives do not mix with bfloat16 autocast (the dual tensors' types clash): float32
-        with sdpa_kernel(SDPBackend.MATH), torch.autocast(z.device.type, enabled=False):
+        # forward-mode derivatives do not mix with bfloat16 autocast (the dual tensors' types clash): float32; and
+        # with gradients off (a held-out loss) attention would take its fused fast path, which has none either
+        with sdpa_kernel(SDPBackend.MATH), torch.autocast(z.device.type, enabled=False), torch.enable_grad():
             u, du_dt = jvp(lambda z_, r_, t_: self._u(z_, r_, t_, labels), (z, r, t),
                            (v, torch.zeros_like(r), torch.ones_like(t)))
         gap = (t - r).view(-1, 1, 1, 1)

@@ -125,7 +125,8 @@ def test_pick_class_draws_with_every_conditional_model(client):
     gallery = client.predict("mnist", "7", 2.0, 3, 0, api_name="/pick_class")
     assert [g["caption"].split(" — ")[0] for g in gallery] == [
         "Conditional VAE", "Conditional GAN", "Diffusion (linear schedule)", "Diffusion (cosine schedule)",
-        "Fast diffusion (4 steps)", "Latent diffusion", "Flow matching", "Normalizing flow"]   # not the PixelCNN:
+        "Fast diffusion (4 steps)", "Latent diffusion", "Flow matching", "MeanFlow (1 step)",
+        "Normalizing flow"]   # not the PixelCNN:
     # 784 network runs a picture are asked for in Sample
     strong = client.predict("mnist", "7", 4.0, 3, 0, api_name="/pick_class")       # beyond what the student learned
     assert "guided at 2.5: it learned strengths 1 to 2.5" in strong[4]["caption"]

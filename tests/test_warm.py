@@ -8,7 +8,8 @@ import pytest
 from gradio_client import Client
 
 from genzoo.app import build_app, warm
-from genzoo.app.common import HEAVY, LIGHT, Memo
+from genzoo.app.common import HEAVY, LIGHT
+from genzoo.app.memo import Memo
 from genzoo.zoo import Zoo
 
 

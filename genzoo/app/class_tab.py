@@ -8,10 +8,10 @@ import gradio as gr
 from ..registry import DEFAULT_GUIDANCE, default_guidance
 from ..sampling import DrawRequest
 from ..zoo import Zoo
-from .common import (Built, Gallery, Progress, api, caption, clamp_float, clamp_int, class_dropdown, class_index,
-                     class_names, draw,
-                     friendly, gallery, HEAVY, MAX_SAMPLES, MAX_SEED, network_runs, on_load, progress_adapter, redraw,
-                     title)
+from .common import (Built, Gallery, Progress, api, caption, class_dropdown, class_index, class_names, friendly,
+                     gallery, HEAVY, MAX_SAMPLES, MAX_SEED, on_load, progress_adapter, redraw, title)
+from .drawing import draw, network_runs
+from .inputs import clamp_float, clamp_int
 from . import nearest
 from .inputs import Number, Slider
 from .turns import takes_turn

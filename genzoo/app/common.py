@@ -19,10 +19,8 @@ from ..data import DATASETS, dataset_info
 from ..imaging import to_pil
 from ..measurements import Measurements
 from ..registry import SPECS
-from ..sampling import DrawRequest
 from ..zoo import Zoo
-from .memo import Memo
-from .inputs import Dropdown, Sketchpad
+from .inputs import Dropdown, Sketchpad, clamp_int
 from .pictures import as_files
 
 Progress = Optional[Callable[[float, str], None]]
@@ -61,61 +59,6 @@ button[role="tab"] { padding-left: var(--size-1-5) !important; padding-right: va
     grid-template-rows: none !important; grid-auto-rows: auto !important; gap: var(--spacing-sm) !important; }
 }
 """
-
-
-# -- visitor input -------------------------------------------------------------------------
-def clamp_int(value, lo: int, hi: int, what: str) -> int:
-    """An integer in [lo, hi], or a ValueError naming the control."""
-    try:
-        v = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a whole number, got {value!r}") from None
-    if not lo <= v <= hi:
-        raise ValueError(f"{what} must lie between {lo} and {hi}, got {v}")
-    return v
-
-
-def clamp_float(value, lo: float, hi: float, what: str) -> float:
-    """A number in [lo, hi], or a ValueError naming the control."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {value!r}") from None
-    if not lo <= v <= hi:
-        raise ValueError(f"{what} must lie between {lo:g} and {hi:g}, got {v:g}")
-    return v
-
-
-def drawing_array(value) -> Optional[np.ndarray]:
-    """The picture inside a Sketchpad / Image value (dict with 'composite', array or PIL), or None."""
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        value = value.get("composite") if value.get("composite") is not None else value.get("background")
-        if value is None:
-            return None
-    if isinstance(value, (str, Path)):
-        with Image.open(value) as im:
-            value = np.asarray(im.convert("RGBA"))
-    return np.asarray(value)
-
-
-def drawing_style(dataset: str) -> dict:
-    """How a visitor's drawing is framed to look like the dataset's pictures (MNIST digits sit in a 20-pixel box)."""
-    return {"box": 20, "by_mass": True} if dataset == "mnist" else {"box": 28, "by_mass": False}
-
-
-def prepared_drawing(dataset: str, value) -> torch.Tensor:
-    """A visitor's drawing as a ``[1, 1, 28, 28]`` picture framed like the dataset's."""
-    from .. import explore
-
-    art = drawing_array(value)
-    if art is None:
-        raise ValueError("draw something first (or upload a picture)")
-    try:
-        return explore.prepare_drawing(art, **drawing_style(dataset))
-    except explore.DrawingError as exc:
-        raise ValueError(str(exc)) from None
 
 
 # -- the zoo, as the tabs see it -------------------------------------------------------------
@@ -178,59 +121,6 @@ def metrics(zoo: Zoo, dataset: str) -> Optional[Measurements]:
 
 def big(image: torch.Tensor) -> Image.Image:
     return to_pil(image, IMAGE_SCALE)
-
-
-def sampler_options(name: str, dataset: str, sampler: Optional[str] = None, steps: Optional[int] = None,
-                    guidance: Optional[float] = None) -> dict:
-    """The registry's sampler settings for a model on a dataset, with the visitor's changes checked."""
-    from ..registry import sampler_options as registry_options
-
-    steps = None if steps is None else clamp_int(steps, 1, 1000, "steps")
-    return registry_options(name, dataset, sampler, steps, guidance)
-
-
-def network_runs(zoo: Zoo, dataset: str, names: Sequence[str], pictures: int, **overrides) -> int:
-    """Network runs in all for ``pictures`` from each of ``names`` (the ready ones) at the request's sampler settings;
-    a ValueError or TypeError for a value it cannot read."""
-    from ..registry import sampler_options
-
-    return sum(int(pictures) * zoo.model(dataset, n).network_evaluations(**sampler_options(n, dataset, **overrides))
-               for n in names if n in zoo.ready(dataset))
-
-
-def long_work(zoo: Zoo, dataset: str, names: Sequence[str], **overrides) -> bool:
-    """Whether drawing from ``names`` runs any network more than once a picture (a diffusion model's steps), so the
-    request takes its turn (``turns``); a request it cannot read is treated as long (the view gives its own error)."""
-    try:
-        return any(network_runs(zoo, dataset, [n], 1, **overrides) > 1 for n in names)
-    except (TypeError, ValueError):
-        return True
-
-
-DRAWN = Memo(64)
-PICTURES = Memo(64)
-
-
-def drawn(zoo: Zoo, request: DrawRequest):
-    """A request's pictures (a ``TimedSample``: the tensor and the seconds they took); cached per request."""
-    from .. import explore
-
-    def compute():
-        r = request
-        return explore.timed_sample(zoo.model(r.dataset, r.model), r.n, r.seed, r.label, **r.sample_kwargs())
-
-    return PICTURES.get((zoo, request), compute)
-
-
-def draw(zoo: Zoo, request: DrawRequest) -> tuple[Image.Image, float]:
-    """A request's pictures as rows of 16, and the seconds they took; cached per request."""
-    from ..imaging import grid_pil
-
-    def compute():
-        out = drawn(zoo, request)
-        return grid_pil(out.images, nrow=min(request.n, ROW), scale=3), out.seconds
-
-    return DRAWN.get((zoo, request), compute)
 
 
 # -- controls ----------------------------------------------------------------------------------

@@ -17,9 +17,12 @@ from ..imaging import grid_pil
 from ..metrics import path_bend
 from ..registry import SPECS, default_guidance, featured
 from ..zoo import Zoo
-from .common import (Built, Gallery, Memo, Progress, api, big, clamp_float, clamp_int, class_dropdown, class_index,
-                     class_names, friendly, gallery, HEAVY, LIGHT, MAX_SEED, model_choices, on_load,
-                     progress_adapter, redraw, sampler_options, test_image, title)
+from .common import (Built, Gallery, Progress, api, big, class_dropdown, class_index, class_names, friendly,
+                     gallery, HEAVY, LIGHT, MAX_SEED, model_choices, on_load, progress_adapter, redraw, test_image,
+                     title)
+from .memo import Memo
+from .drawing import sampler_options
+from .inputs import clamp_float, clamp_int
 from .inputs import Dropdown, Number, Slider
 from .turns import takes_turn
 from .text import TEXT

@@ -14,9 +14,11 @@ from ..measurements import sampler_scores
 from ..registry import SPECS, sampler_settings
 from ..zoo import Zoo
 from models.samplers import SamplerSettings
-from .common import (Built, Gallery, Memo, Progress, api, big, class_dropdown, class_index, class_names, clamp_int,
-                     friendly, gallery, HEAVY, MAX_SEED, on_load, progress_adapter, redraw,
-                     sampler_options, title)
+from .common import (Built, Gallery, Progress, api, big, class_dropdown, class_index, class_names, friendly,
+                     gallery, HEAVY, MAX_SEED, on_load, progress_adapter, redraw, title)
+from .memo import Memo
+from .drawing import sampler_options
+from .inputs import clamp_int
 from .inputs import Checkbox, Number
 from .turns import takes_turn
 from .text import TEXT

@@ -1,4 +1,5 @@
-"""Clear messages for values a control cannot take, and pictures checked from their header before decoding.
+"""Clear messages for values a control cannot take, and pictures checked from their header before decoding; the
+numbers and drawings a view reads, checked.
 
 Gradio turns a value its component cannot preprocess (a word for a number, a file that is not a picture) into a
 generic error. The input controls here are Gradio's, with ``Guarded`` mixed in, so the visitor reads which control
@@ -6,7 +7,12 @@ and why; range checks stay Gradio's own, which already name the limit.
 """
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import gradio as gr
+import numpy as np
+import torch
 from gradio.data_classes import FileData
 from PIL import Image as PILImage, UnidentifiedImageError
 
@@ -101,3 +107,58 @@ class Image(Guarded, gr.Image):
 
 class Sketchpad(Guarded, gr.Sketchpad):
     pass
+
+
+# -- numbers and drawings, checked --------------------------------------------------------------
+def clamp_int(value, lo: int, hi: int, what: str) -> int:
+    """An integer in [lo, hi], or a ValueError naming the control."""
+    try:
+        v = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a whole number, got {value!r}") from None
+    if not lo <= v <= hi:
+        raise ValueError(f"{what} must lie between {lo} and {hi}, got {v}")
+    return v
+
+
+def clamp_float(value, lo: float, hi: float, what: str) -> float:
+    """A number in [lo, hi], or a ValueError naming the control."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number, got {value!r}") from None
+    if not lo <= v <= hi:
+        raise ValueError(f"{what} must lie between {lo:g} and {hi:g}, got {v:g}")
+    return v
+
+
+def drawing_array(value) -> Optional[np.ndarray]:
+    """The picture inside a Sketchpad / Image value (dict with 'composite', array or PIL), or None."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get("composite") if value.get("composite") is not None else value.get("background")
+        if value is None:
+            return None
+    if isinstance(value, (str, Path)):
+        with PILImage.open(value) as im:
+            value = np.asarray(im.convert("RGBA"))
+    return np.asarray(value)
+
+
+def drawing_style(dataset: str) -> dict:
+    """How a visitor's drawing is framed to look like the dataset's pictures (MNIST digits sit in a 20-pixel box)."""
+    return {"box": 20, "by_mass": True} if dataset == "mnist" else {"box": 28, "by_mass": False}
+
+
+def prepared_drawing(dataset: str, value) -> torch.Tensor:
+    """A visitor's drawing as a ``[1, 1, 28, 28]`` picture framed like the dataset's."""
+    from .. import explore
+
+    art = drawing_array(value)
+    if art is None:
+        raise ValueError("draw something first (or upload a picture)")
+    try:
+        return explore.prepare_drawing(art, **drawing_style(dataset))
+    except explore.DrawingError as exc:
+        raise ValueError(str(exc)) from None

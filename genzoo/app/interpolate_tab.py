@@ -15,9 +15,11 @@ from .. import explore
 from ..imaging import gif_bytes, grid_pil, labelled_rows
 from ..registry import featured
 from ..zoo import Zoo
-from .common import (Built, Memo, Progress, api, caption, clamp_int, class_dropdown, class_index, class_names,
-                     drawing_array, drawing_style, friendly, HEAVY, MAX_FRAMES, MAX_SEED, on_load,
-                     progress_adapter, redraw, sampler_options, sketchpad, test_image, title)
+from .common import (Built, Progress, api, caption, class_dropdown, class_index, class_names, friendly, HEAVY,
+                     MAX_FRAMES, MAX_SEED, on_load, progress_adapter, redraw, sketchpad, test_image, title)
+from .memo import Memo
+from .drawing import sampler_options
+from .inputs import clamp_int, drawing_array, drawing_style
 from .inputs import Number, Slider
 from .turns import takes_turn
 from .text import TEXT

@@ -15,7 +15,8 @@ from ..imaging import as_numpy_uint8, grid_pil, map_picture
 from ..registry import SPECS, featured
 from ..zoo import Zoo
 from .common import (Built, Gallery, api, big, class_dropdown, class_names, friendly, gallery, HEAVY, LIGHT,
-                     model_choices, on_load, prepared_drawing, sketchpad, test_image, title)
+                     model_choices, on_load, sketchpad, test_image, title)
+from .inputs import prepared_drawing
 from .inputs import Checkbox, Dropdown, Number, Radio, Slider
 from .text import TEXT
 from .turns import takes_turn

@@ -11,7 +11,8 @@ from ..imaging import to_pil
 from ..neighbours import nearest_pictures
 from ..sampling import DrawRequest
 from ..zoo import Zoo
-from .common import api, drawn, friendly, gallery, HEAVY, title
+from .common import (api, friendly, gallery, HEAVY, title)
+from .drawing import drawn
 
 SHOWN = 16          # pictures a click explains (the first of the model's row)
 HINT = ("**Does it copy?** Click a model's pictures above to see, for each picture, the three training pictures "

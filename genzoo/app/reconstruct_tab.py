@@ -8,8 +8,8 @@ import gradio as gr
 from ..registry import featured
 from ..zoo import Zoo
 from .common import (Built, Gallery, api, big, class_dropdown, class_names, friendly, gallery, HEAVY, LIGHT,
-                     on_load,
-                     prepared_drawing, redraw, sketchpad, test_image, title)
+                     on_load, redraw, sketchpad, test_image, title)
+from .inputs import prepared_drawing
 from . import likelihoods
 from .inputs import Number, Radio
 from .turns import takes_turn

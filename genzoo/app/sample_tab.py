@@ -11,9 +11,10 @@ from models.samplers import SAMPLER_WORDS, SamplerSettings
 from ..registry import SPECS, featured, generative
 from ..sampling import DrawRequest
 from ..zoo import Zoo
-from .common import (Built, Gallery, Progress, api, caption, clamp_int, draw, friendly, gallery, HEAVY,
-                     known_names, long_work, MAX_SAMPLES, MAX_SEED, model_choices, on_load, progress_adapter, redraw,
-                     title)
+from .common import (Built, Gallery, Progress, api, caption, friendly, gallery, HEAVY, known_names, MAX_SAMPLES,
+                     MAX_SEED, model_choices, on_load, progress_adapter, redraw, title)
+from .drawing import draw, long_work
+from .inputs import clamp_int
 from . import nearest
 from .turns import takes_turn
 from .inputs import CheckboxGroup, Number, Radio, Slider

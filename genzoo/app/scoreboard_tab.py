@@ -17,8 +17,8 @@ from ..measurements import Measurements
 from ..provenance import describe
 from ..registry import generative
 from ..zoo import Zoo
-from .common import (Built, Progress, api, friendly, HEAVY, LIGHT, metrics, on_load, progress_adapter, sampler_options,
-                     title)
+from .common import (Built, Progress, api, friendly, HEAVY, LIGHT, metrics, on_load, progress_adapter, title)
+from .drawing import sampler_options
 from . import likelihoods
 from .text import TEXT
 from .turns import takes_turn

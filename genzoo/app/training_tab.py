@@ -12,8 +12,8 @@ from PIL import Image
 from .. import plots
 from ..registry import featured, generative
 from ..zoo import Zoo
-from .common import (Built, Gallery, api, clamp_int, friendly, gallery, known_names, LIGHT, model_choices, on_load,
-                     title)
+from .common import (Built, Gallery, api, friendly, gallery, known_names, LIGHT, model_choices, on_load, title)
+from .inputs import clamp_int
 from .inputs import CheckboxGroup, Slider
 from .text import TEXT
 

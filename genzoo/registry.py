@@ -170,7 +170,8 @@ SPECS: dict[str, ModelSpec] = {s.name: s for s in [
               epochs=20, lr=5e-4, warmup_steps=500, ema_decay=0.9995, precision="bf16",
               sampler=SamplerSettings("heun", 5), tiny=TINY_UNET),
     # one network run with no adversary: the flow-matching model taught to jump (models/mean_flow.py); it trains in
-    # float32 (the Jacobian-vector product of its target has no bfloat16 path)
+    # float32 (the Jacobian-vector product of its target has no bfloat16 path): a batch of 128 took about 7 s on a
+    # 2-core Xeon with AMX, some 55 minutes an epoch (measured beside another job: an estimate)
     ModelSpec("meanflow", MeanFlow, {"channels": 32, "channel_mults": [1, 2, 2], "num_res_blocks": 2, "p_uncond": 0.1,
                                      "dropout": 0.0, "jump_share": 0.25},
               "MeanFlow (1 step)", "The flow-matching model taught to jump from noise to a picture in one network "
@@ -178,7 +179,7 @@ SPECS: dict[str, ModelSpec] = {s.name: s for s in [
               epochs=10, lr=1e-4, warmup_steps=200, ema_decay=0.999, base="flow",
               sampler=SamplerSettings("jump", 1), tiny=TINY_UNET),
     # exact likelihoods: 10 epochs of the gated PixelCNN take about 3.6 hours on a 2-core Xeon with AMX (bf16,
-    # 1,300 s an epoch); the flow about an hour (fp32: its log-determinants are sums over 784 pixels)
+    # 1,300 s an epoch); the flow about 100 minutes (fp32, 580 s an epoch: its log-determinants sum 784 pixels)
     ModelSpec("pixelcnn", PixelCNN, {"channels": 64, "layers": 8, "kernel": 5, "first_kernel": 7, "hidden": 256,
                                      "p_uncond": 0.1},
               "PixelCNN", "Draws one pixel at a time, each from the pixels before it, and says exactly how likely "

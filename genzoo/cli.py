@@ -219,8 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     lk.add_argument("--dataset", required=True, choices=[*DATASETS, "all"])
     lk.add_argument("--models", nargs="+", choices=[n for n in SPECS if SPECS[n].cls.likelihood != "none"])
     lk.add_argument("--n", type=int, default=10000, help="test pictures of each dataset (default: all 10,000)")
-    lk.add_argument("--n-ode", type=int, default=200,
-                    help="test pictures for a likelihood through an ODE, about 130 network runs each (default 200)")
+    lk.add_argument("--budget", type=int, default=100_000,
+                    help="network runs a model may take on each dataset: a costly likelihood (a diffusion model's "
+                         "bound, an ODE) is measured on fewer pictures (default 100,000)")
     lk.add_argument("--data-root")
     lk.add_argument("--checkpoints", help="checkpoint root (default: checkpoints/)")
     lk.add_argument("--threads", type=int)
@@ -277,7 +278,7 @@ def _likelihood(args) -> None:
     for ds in (list(DATASETS) if args.dataset == "all" else [args.dataset]):
         t0 = time.perf_counter()
         path = measure(ds, args.models, args.n, args.data_root, Path(args.checkpoints) if args.checkpoints else None,
-                       n_ode=args.n_ode)
+                       budget=args.budget)
         print(f"wrote {path} in {time.perf_counter() - t0:.0f} s")
 
 

@@ -89,11 +89,16 @@ def likelihood_models(dataset: str, root: Optional[Path] = None) -> list[str]:
             and weights_digest(dataset, n, root) is not None]
 
 
+#: the most network runs a model's likelihood may take on one dataset's test pictures: a costly one (a diffusion
+#: model's bound, an ODE) is measured on the first ``RUNS_BUDGET // model.likelihood_runs`` pictures
+RUNS_BUDGET = 100_000
+
+
 def measure(dataset: str, names: Optional[Sequence[str]] = None, n: int = 10000, data_root=None,
-            root: Optional[Path] = None, progress: bool = True, n_ode: int = 200) -> Path:
-    """Score ``names`` (default: every model with a likelihood) on ``n`` test pictures of each dataset (``n_ode``
-    for a likelihood through an ODE: about 130 network runs a picture), and write the rows into
-    ``likelihood.json`` (other rows are kept)."""
+            root: Optional[Path] = None, progress: bool = True, budget: int = RUNS_BUDGET) -> Path:
+    """Score ``names`` (default: every model with a likelihood) on ``n`` test pictures of each dataset (fewer for a
+    costly likelihood: ``budget`` network runs a dataset), and write the rows into ``likelihood.json`` (other rows
+    are kept)."""
     root = Path(root) if root else checkpoint_root()
     names = list(names) if names else likelihood_models(dataset, root)
     test = {d: to_unit(load_split(d, train=False, root=data_root)[0][:n]) for d in DATASETS}
@@ -105,7 +110,8 @@ def measure(dataset: str, names: Optional[Sequence[str]] = None, n: int = 10000,
             raise ValueError(f"{name!r} has no likelihood to measure")
         model = load_model(dataset, name, root=root).eval()
         say = (lambda what, name=name: print(f"{dataset}/{name}: {what}", flush=True)) if progress else None
-        pictures = test if model.likelihood != "ode" else {d: x[:n_ode] for d, x in test.items()}
+        m = max(1, min(n, budget // model.likelihood_runs))
+        pictures = {d: x[:m] for d, x in test.items()}
         table["models"][name] = {**measure_model(model, pictures, dataset, progress=say),
                                  "weights": weights_digest(dataset, name, root)}
         write_json(path, table)                      # each model's row kept as soon as it is measured

@@ -38,6 +38,8 @@ class ZooModel(nn.Module, PyTorchModelHubMixin):
     #: where the likelihood is a bound that tightens with more random draws (a VAE's importance-weighted bound),
     #: the draws its tighter figure is measured with (``log_likelihood(x, labels, k=...)``); 0: no such bound
     importance_samples: int = 0
+    #: network runs its likelihood takes a picture (the measurement gives costly ones fewer pictures)
+    likelihood_runs: int = 1
     #: the methods that run the model's networks: where the model is served, these are the calls that go to its
     #: device (``genzoo.hosting``); everything else about it is answered on the CPU
     network_methods: tuple[str, ...] = ("forward",)

@@ -42,6 +42,7 @@ class DistilledDDPM(DDPM):
     guidance_parts = False          # the guidance strength is an input of its network
     samplers = ("ddim",)            # one DDIM step per step it was taught, at its own step counts
     distilled = True
+    likelihood = "none"             # it predicts v at a few steps: the DDPM's bound does not apply
     teaches = "A slow model can teach a fast one: each round halves the steps."
 
     def __init__(self, schedule: str = "cosine", T: int = 1000, channels: int = 32,

@@ -42,6 +42,7 @@ class FlowMatching(GenerativeModel):
     likelihood = "ode"              # exact in principle: its ODE carries each picture to noise (``log_likelihood``)
     #: steps of Heun's method that carry a picture to noise when measuring its likelihood
     likelihood_steps = 64
+    likelihood_runs = 4 * likelihood_steps      # Heun: two velocities a step, each with a backward pass
     about = ("Joins each picture to a noise sample by a **straight line** and teaches a network the velocity that "
              "moves a point along it. Drawing starts from noise and follows the learned velocity back to a picture. "
              "The paths it learns are nearly straight, so a few large steps land close to where many small ones "

@@ -151,6 +151,7 @@ class NormalizingFlow(GenerativeModel):
 
     family = "normalizing-flow"
     likelihood = "exact"
+    likelihood_runs = 10            # with no class: one pass per class
     can_encode = True
     network_methods = GenerativeModel.network_methods + ("log_likelihood", "to_noise", "from_noise")
     about = ("Builds a picture from noise with layers that can all be **run backwards exactly**, so every picture "

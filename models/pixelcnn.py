@@ -78,6 +78,7 @@ class PixelCNN(GenerativeModel):
 
     family = "autoregressive"
     likelihood = "exact"
+    likelihood_runs = 10            # with no class: one pass per class
     network_methods = GenerativeModel.network_methods + ("logits", "log_likelihood")
     about = ("Draws a picture **one pixel at a time**, in reading order. For each pixel the network looks at the "
              "pixels already drawn and gives a probability to each of the 256 shades of grey; the drawing picks one "

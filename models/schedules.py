@@ -56,3 +56,22 @@ class NoiseSchedule(nn.Module):
         """x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps."""
         ab = self.alphas_cumprod[t].view(-1, *([1] * (x0.dim() - 1)))
         return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+
+    def posterior_weights(self) -> torch.Tensor:
+        """w_s = beta_s^2 / (2 btilde_s alpha_s (1 - abar_s)) for s = 1..T-1 (w_0 = 0), with btilde_s = beta_s (1 -
+        abar_{s-1}) / (1 - abar_s), the variance of q(x_{s-1} | x_s, x_0): the KL between that posterior and a
+        model step of the same variance whose mean uses eps_theta is w_s ||eps - eps_theta||^2 (Ho et al. 2020)."""
+        betas = make_betas(self.name, self.T)
+        abar = torch.cumprod(1 - betas, dim=0)
+        prev = torch.cat([torch.ones(1, dtype=abar.dtype), abar[:-1]])
+        btilde = betas * (1 - prev) / (1 - abar)
+        w = betas ** 2 / (2 * btilde.clamp(min=1e-30) * (1 - betas) * (1 - abar))
+        w[0] = 0.0
+        return w
+
+    def prior_kl(self, x0: torch.Tensor) -> torch.Tensor:
+        """KL(q(x_{T-1} | x_0) || N(0, I)) per picture (nats): what is left of the picture at the last step."""
+        ab = self.alphas_cumprod[-1].double()
+        x = x0.double().flatten(1)
+        return 0.5 * (ab * x ** 2 + (1 - ab) - 1 - torch.log(1 - ab)).sum(1)
+

@@ -163,3 +163,58 @@ def test_predicted_x0_is_clamped_and_eps_rederived(clip):
     assert torch.allclose(ab.sqrt() * x0 + (1 - ab).sqrt() * eps2, x, atol=1e-5)
     unclamped, _ = DDIMSampler(sched, clip_sample=None).predict_x0(eps, T - 1, x)
     assert unclamped.abs().max() > 100 * clip
+
+
+# -- the variational bound ---------------------------------------------------------------------------------------
+def test_posterior_weight_is_the_kl_between_the_true_step_back_and_the_models():
+    """For random x_0, noise and a wrong eps guess, w_s ||eps - eps_guess||^2 equals the KL between the Gaussians
+    q(x_{s-1} | x_s, x_0) and the model's step back of the same variance, computed from their means directly."""
+    from models.schedules import NoiseSchedule
+
+    sched = NoiseSchedule("linear", 1000)
+    betas = sched.betas.double()
+    abar = torch.cumprod(1 - betas, 0)
+    w = sched.posterior_weights()
+    g = torch.Generator().manual_seed(0)
+    for s in (1, 10, 500, 999):
+        x0, eps, guess = (torch.randn(784, generator=g, dtype=torch.float64) for _ in range(3))
+        xs = abar[s].sqrt() * x0 + (1 - abar[s]).sqrt() * eps
+        posterior_mean = (abar[s - 1].sqrt() * betas[s] / (1 - abar[s]) * x0
+                          + (1 - betas[s]).sqrt() * (1 - abar[s - 1]) / (1 - abar[s]) * xs)
+        model_mean = (xs - betas[s] / (1 - abar[s]).sqrt() * guess) / (1 - betas[s]).sqrt()
+        var = betas[s] * (1 - abar[s - 1]) / (1 - abar[s])
+        kl = ((posterior_mean - model_mean) ** 2).sum() / (2 * var)
+        assert float(w[s] * ((eps - guess) ** 2).sum()) == pytest.approx(float(kl), rel=1e-6)
+
+
+def test_the_decoder_gives_the_256_levels_all_the_probability():
+    from models.diffusion import discretized_gaussian_log_prob
+
+    levels = (torch.arange(256, dtype=torch.float64) / 255 * 2 - 1).view(256, 1, 1, 1)
+    for mean in (-1.2, -0.3, 0.97):
+        logp = discretized_gaussian_log_prob(levels, torch.full_like(levels, mean), 0.05)
+        assert float(logp.exp().sum()) == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_the_bound_of_a_perfect_denoiser_is_known(schedule):
+    """Every picture black: the best noise guess is known exactly, every step's KL is 0, and the bound is what is
+    left at the last step plus the decoder's mass on the black level, in closed form (and so the steps drawn do not
+    matter: the index of every step must line up with its noise level)."""
+    from models import DDPM
+
+    model = DDPM(schedule=schedule, channels=8, channel_mults=(1, 2), num_res_blocks=1).eval()
+    black = -torch.ones(1, 1, 28, 28)
+    abar = model.schedule.alphas_cumprod
+
+    class Perfect(torch.nn.Module):
+        def forward(self, x, s, labels):
+            a = abar[s].view(-1, 1, 1, 1)
+            return (x - a.sqrt() * black) / (1 - a).sqrt()
+
+    model.net = Perfect()
+    got = model.log_likelihood(torch.zeros(3, 1, 28, 28), steps=7, generator=torch.Generator().manual_seed(0))
+    b0 = float(model.schedule.betas[0])
+    decoder = 784 * math.log(torch.distributions.Normal(0.0, math.sqrt(b0)).cdf(torch.tensor(1 / 255)).item())
+    expected = -float(model.schedule.prior_kl(black)) + decoder
+    assert torch.allclose(got, torch.full((3,), expected, dtype=torch.float64), atol=0.05)

@@ -17,7 +17,7 @@ from .common import metrics, title
 from .memo import Memo
 
 HEADERS = ["model", "what it computes", "bits per pixel, own test pictures ↓", "tighter bound",
-           "bits per pixel, the other dataset's"]
+           "bits per pixel, the other dataset's", "pictures of each"]
 KIND_WORDS = {"exact": "the exact likelihood", "ode": "the exact likelihood, through its ODE (estimated)",
               "bound": "a lower bound on it (fewer bits are possible)"}
 
@@ -40,7 +40,7 @@ def likelihood_table(zoo: Zoo, dataset: str) -> list[list]:
         out.append([title(name), KIND_WORDS[r["kind"]], round(r["own"]["bits_per_dim"], 3),
                     f"{tight['bits_per_dim']:.3f} with {tight['k']} draws (one: {tight['one_draw_bits_per_dim']:.3f}; "
                     f"{tight['n']:,} pictures)" if tight else "—",
-                    round(r[away]["bits_per_dim"], 3) if away in r else None])
+                    round(r[away]["bits_per_dim"], 3) if away in r else None, r["own"]["n"]])
     return out
 
 
@@ -82,9 +82,11 @@ def likelihood_summary(zoo: Zoo, dataset: str) -> str:
         return (f"No likelihoods measured for {dataset_info(dataset).title} yet: run "
                 f"`python -m genzoo likelihood --dataset {dataset}`.")
     own_name, away_name = dataset_info(dataset).title, dataset_info(away).title
-    n = next(iter(rows.values()))["own"]["n"]
+    counts = sorted({r["own"]["n"] for r in rows.values()})
+    pictures = f"{counts[0]:,} test pictures" if len(counts) == 1 else (
+        f"up to {counts[-1]:,} test pictures (fewer where a likelihood costs many network runs)")
     best = min(rows, key=lambda k: rows[k]["own"]["bits_per_dim"])
-    lines = [f"**How likely does each model find real pictures?** Measured on {n:,} test pictures, on one scale for "
+    lines = [f"**How likely does each model find real pictures?** Measured on {pictures}, on one scale for "
              f"all: the bits a model needs to store each pixel (8 = guessing among 256 greys; fewer = more likely). "
              f"Most likely here: {title(best)}, {rows[best]['own']['bits_per_dim']:.2f} bits per pixel."]
     if dataset == "mnist":

@@ -10,7 +10,7 @@ from ..sampling import DrawRequest
 from ..zoo import Zoo
 from .common import (Built, Gallery, Progress, api, caption, class_dropdown, class_index, class_names, friendly,
                      gallery, HEAVY, MAX_SAMPLES, MAX_SEED, on_load, progress_adapter, redraw, title)
-from .drawing import draw, network_runs
+from .drawing import draw, network_runs, step_words
 from .inputs import clamp_float, clamp_int
 from . import nearest
 from .inputs import Number, Slider
@@ -60,7 +60,8 @@ def class_view(zoo: Zoo, dataset: str, class_name, n: int = 8, seed: int = 0, gu
             progress(i / len(names), f"drawing from {title(name)}")
         lo, hi = zoo.model(dataset, name).guidance_range or (0.0, 10.0)   # a distilled model learned a range
         g = guided(zoo, dataset, name, guidance)
-        img, secs = draw(zoo, DrawRequest.at_defaults(dataset, name, n, seed, k, guidance=g))
+        img, secs = draw(zoo, DrawRequest.at_defaults(dataset, name, n, seed, k, guidance=g),
+                         step_words(progress, i, len(names), name))
         note = f" (guided at {g:g}: it learned strengths {lo:g} to {hi:g})" if g != guidance else ""
         out.append((img, f"{caption(zoo, dataset, name)} — {secs:.2f} s{note}"))
     if not out:

@@ -3,7 +3,7 @@
 (a tab's opening view, a link) is answered from them."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from PIL import Image
 
@@ -45,23 +45,36 @@ DRAWN = Memo(64)
 PICTURES = Memo(64)
 
 
-def drawn(zoo: Zoo, request: DrawRequest):
-    """A request's pictures (a ``TimedSample``: the tensor and the seconds they took); cached per request."""
+def drawn(zoo: Zoo, request: DrawRequest, step: Optional[Callable[[int, int], None]] = None):
+    """A request's pictures (a ``TimedSample``: the tensor and the seconds they took); cached per request.
+    ``step(done, total)`` hears the model's progress (a diffusion model's steps, a PixelCNN's rows) while it draws."""
     from .. import explore
 
     def compute():
         r = request
-        return explore.timed_sample(zoo.model(r.dataset, r.model), r.n, r.seed, r.label, **r.sample_kwargs())
+        told = {} if step is None else {"progress": step}
+        return explore.timed_sample(zoo.model(r.dataset, r.model), r.n, r.seed, r.label, **r.sample_kwargs(), **told)
 
     return PICTURES.get((zoo, request), compute)
 
 
-def draw(zoo: Zoo, request: DrawRequest) -> tuple[Image.Image, float]:
-    """A request's pictures as rows of 16, and the seconds they took; cached per request."""
+def draw(zoo: Zoo, request: DrawRequest, step: Optional[Callable[[int, int], None]] = None
+         ) -> tuple[Image.Image, float]:
+    """A request's pictures as rows of 16, and the seconds they took; cached per request (``step``: as ``drawn``)."""
     from ..imaging import grid_pil
 
     def compute():
-        out = drawn(zoo, request)
+        out = drawn(zoo, request, step)
         return grid_pil(out.images, nrow=min(request.n, ROW), scale=3), out.seconds
 
     return DRAWN.get((zoo, request), compute)
+
+
+def step_words(progress, done: float, parts: int, name: str) -> Optional[Callable[[int, int], None]]:
+    """A model's own progress (``step(k, total)``) told on a view's progress bar, where the view has reached ``done``
+    of its ``parts`` models."""
+    if progress is None:
+        return None
+    from .common import title
+
+    return lambda k, total: progress((done + k / max(total, 1)) / parts, f"drawing from {title(name)}: {k} of {total}")

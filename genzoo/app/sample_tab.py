@@ -13,7 +13,7 @@ from ..sampling import DrawRequest
 from ..zoo import Zoo
 from .common import (Built, Gallery, Progress, api, caption, friendly, gallery, HEAVY, known_names, MAX_SAMPLES,
                      MAX_SEED, model_choices, on_load, progress_adapter, redraw, title)
-from .drawing import draw, long_work
+from .drawing import draw, long_work, step_words
 from .inputs import clamp_int
 from . import nearest
 from .turns import takes_turn
@@ -41,7 +41,7 @@ def sample_view(zoo: Zoo, dataset: str, names: Sequence[str], n: int = 16, seed:
         if progress:
             progress(i / len(names), f"drawing from {title(name)}")
         request = DrawRequest.at_defaults(dataset, name, n, seed, None, **chosen_sampler(sampler, steps))
-        img, secs = draw(zoo, request)
+        img, secs = draw(zoo, request, step_words(progress, i, len(names), name))
         options = dict(request.options)
         own = SPECS[name].cls.samplers
         note = (f" (keeps its own sampler: {SamplerSettings(options['sampler'], options['steps']).words()})"

@@ -31,6 +31,8 @@ TIME_SCALE = 1000.0
 class FlowMatching(GenerativeModel):
     """Class-conditional rectified flow in pixel space."""
 
+    _conditional = True             # told a class (a null class draws without one)
+
     family = "flow-matching"
     network_methods = GenerativeModel.network_methods + ("denoise", "guidance_terms", "velocity", "log_likelihood")
     samplers = ("euler", "heun")
@@ -55,7 +57,6 @@ class FlowMatching(GenerativeModel):
     def __init__(self, channels: int = 32, channel_mults: tuple = (1, 2, 2), num_res_blocks: int = 2,
                  num_classes: int = 10, p_uncond: float = 0.1, dropout: float = 0.1):
         super().__init__()
-        self._conditional = True
         self.num_classes, self.null_class, self.p_uncond = num_classes, num_classes, p_uncond
         self.net = UNet(channels, tuple(channel_mults), num_res_blocks, num_classes, dropout)
 

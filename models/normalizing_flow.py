@@ -149,6 +149,8 @@ def _log_normal(z: torch.Tensor) -> torch.Tensor:
 class NormalizingFlow(GenerativeModel):
     """Class-conditional multi-scale flow on dequantized 8-bit pictures."""
 
+    _conditional = True             # told a class (a null class draws without one)
+
     family = "normalizing-flow"
     likelihood = "exact"
     likelihood_runs = 10            # with no class: one pass per class
@@ -166,7 +168,6 @@ class NormalizingFlow(GenerativeModel):
 
     def __init__(self, hidden: int = 96, steps: tuple = (4, 8, 8), num_classes: int = 10, p_uncond: float = 0.1):
         super().__init__()
-        self._conditional = True
         self._latent_dim = 784
         self.num_classes, self.null_class, self.p_uncond = num_classes, num_classes, p_uncond
         k0, k1, k2 = steps

@@ -76,6 +76,8 @@ class GatedLayer(nn.Module):
 class PixelCNN(GenerativeModel):
     """Class-conditional gated PixelCNN over 256 grey levels."""
 
+    _conditional = True             # told a class (a null class draws without one)
+
     family = "autoregressive"
     likelihood = "exact"
     likelihood_runs = 10            # with no class: one pass per class
@@ -93,7 +95,6 @@ class PixelCNN(GenerativeModel):
     def __init__(self, channels: int = 64, layers: int = 8, kernel: int = 5, first_kernel: int = 7,
                  hidden: int = 256, num_classes: int = 10, p_uncond: float = 0.1):
         super().__init__()
-        self._conditional = True
         self.num_classes, self.null_class, self.p_uncond = num_classes, num_classes, p_uncond
         self.stack = nn.ModuleList([GatedLayer(1, channels, first_kernel, num_classes, first=True)] + [
             GatedLayer(channels, channels, kernel, num_classes) for _ in range(layers - 1)])

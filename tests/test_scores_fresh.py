@@ -148,3 +148,15 @@ def test_the_labelled_set_at_the_apps_setting_is_a_point_of_the_sampler_plot(tmp
     record["samplers"]["heun-5"] = {"fid": 3.7, "network_runs": 18}    # a setting scored on its own wins
     (tmp_path / "referee.json").write_text(json.dumps(record))
     assert sampler_scores(tmp_path)["heun-5"]["fid"] == 3.7
+
+
+def test_the_bookkeeping_knows_which_models_take_a_class():
+    """Which parts a row needs (the pictures drawn per class) and the rule recorded with the no-class pictures both
+    hang on it: a family that says so only in its constructor was once missed (its per-class pictures never went
+    stale)."""
+    from genzoo import provenance
+    from genzoo.registry import SPECS
+
+    for name, spec in SPECS.items():
+        if spec.generative:
+            assert provenance.conditional("mnist", name) == spec.build(tiny=True).conditional, name

@@ -27,7 +27,8 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .diffusion import DDPM, UNet
+from .diffusion import DDPM
+from .unet import UNet
 from .samplers import SamplerSettings, trailing_timesteps
 
 #: the step count of the drawing under way in this thread (it picks which of the student's two networks answers):

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from .base import GenerativeModel, ProgressFn, signed, unit
-from .diffusion import UNet, guided
+from .diffusion import guided
+from .unet import UNet
 from .samplers import SamplerSettings, register_sampler
 
 register_sampler("euler", "Euler", "Euler", "one straight step along the velocity at a time")

@@ -17,7 +17,8 @@ from torch import nn
 
 from .autoencoders import Autoencoder
 from .base import unit
-from .diffusion import DiffusionBase, UNet, timestep_embedding
+from .diffusion import DiffusionBase
+from .unet import UNet, timestep_embedding
 
 
 class LatentDenoiser(nn.Module):

@@ -27,7 +27,7 @@ from torch.func import jvp
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .base import ProgressFn, signed
-from .diffusion import UNet
+from .unet import UNet
 from .flow_matching import TIME_SCALE, FlowMatching
 from .samplers import SamplerSettings, register_sampler
 

@@ -265,9 +265,7 @@ class VAE(GenerativeModel):
         the importance-weighted bound of Burda et al. (2016) with ``k`` draws, tighter as ``k`` grows. A conditional
         VAE asked with no class: the mean over the classes of each class's bound (still a bound on log p(x))."""
         if self._conditional and labels is None:
-            per_class = torch.stack([self.log_likelihood(x, torch.full((len(x),), c, device=x.device), k, generator)
-                                     for c in range(self.num_classes)], 1)
-            return torch.logsumexp(per_class, 1) - math.log(self.num_classes)
+            return self.mean_over_classes(lambda y: self.log_likelihood(x, y, k, generator), len(x), x.device)
         return torch.logsumexp(self.log_weights(x, labels, k, generator), 1) - math.log(k)
 
     def loss(self, x, y):

@@ -7,6 +7,7 @@ and diffusion) inside its own methods.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, Optional
 
 import torch
@@ -55,6 +56,14 @@ class ZooModel(nn.Module, PyTorchModelHubMixin):
     def log_likelihood(self, x: torch.Tensor, labels: Optional[torch.Tensor] = None) -> torch.Tensor:
         """log p(x), or its bound (``likelihood``), in nats for each picture of a batch in [0, 1]."""
         raise NotImplementedError(f"{type(self).__name__} has no likelihood")
+
+    def mean_over_classes(self, log_p_given: Callable[[torch.Tensor], torch.Tensor], n: int,
+                          device: torch.device) -> torch.Tensor:
+        """log of the mean over the classes, each equally likely, of p(x | y), from ``log_p_given(labels)``: what a
+        class-conditional model answers about ``n`` pictures when no class is given."""
+        per_class = torch.stack([log_p_given(torch.full((n,), k, device=device, dtype=torch.long))
+                                 for k in range(self.num_classes)], 1)
+        return torch.logsumexp(per_class, 1) - math.log(self.num_classes)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """Training loss for a batch of images in [0, 1] with labels; returns (loss, logs)."""

@@ -28,6 +28,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .base import ProgressFn, signed
 from .unet import UNet
+from .diffusion import guided
 from .flow_matching import TIME_SCALE, FlowMatching
 from .samplers import SamplerSettings, register_sampler
 
@@ -84,14 +85,9 @@ class MeanFlow(FlowMatching):
         """u(z, r, t), guided as flow matching guides its velocity (0: no class; 1: the class, one run)."""
         n = len(z)
         rr, tt = torch.full((n,), float(r), device=z.device), torch.full((n,), float(t), device=z.device)
-        null = torch.full((n,), self.null_class, device=z.device, dtype=torch.long)
-        if labels is None or guidance == 0:
-            return self._u(z, rr, tt, null).float()
-        if guidance == 1:
-            return self._u(z, rr, tt, labels).float()
-        c, u = self._u(torch.cat([z, z]), torch.cat([rr, rr]), torch.cat([tt, tt]),
-                       torch.cat([labels, null])).float().chunk(2)
-        return u + guidance * (c - u)
+        # flow matching's guidance, with the interval's start riding along (repeated when it doubles the batch)
+        return guided(lambda z_, t_, y_: self._u(z_, rr.repeat(len(z_) // n), t_, y_), z, tt, labels, guidance,
+                      self.null_class)
 
     def velocity(self, x, t, labels, guidance):
         """The instantaneous velocity: the average over an interval of length 0."""

@@ -249,9 +249,7 @@ class NormalizingFlow(GenerativeModel):
         offset = y[0].numel() * math.log(LEVELS)
         if labels is not None:
             return self.continuous_log_density(y, labels) - offset
-        per_class = torch.stack([self.continuous_log_density(y, torch.full((len(y),), k, device=y.device))
-                                 for k in range(self.num_classes)], 1)
-        return torch.logsumexp(per_class, 1) - math.log(self.num_classes) - offset
+        return self.mean_over_classes(lambda c: self.continuous_log_density(y, c), len(y), y.device) - offset
 
     def loss(self, x, y):
         drop = torch.rand(len(y), device=y.device) < self.p_uncond

@@ -146,9 +146,7 @@ class PixelCNN(GenerativeModel):
         classes of p(x | y) (each class equally likely): exact either way."""
         if labels is not None:
             return self.conditional_log_likelihood(x, labels)
-        per_class = torch.stack([self.conditional_log_likelihood(x, torch.full((len(x),), k, device=x.device))
-                                 for k in range(self.num_classes)], 1)
-        return torch.logsumexp(per_class, 1) - math.log(self.num_classes)
+        return self.mean_over_classes(lambda c: self.conditional_log_likelihood(x, c), len(x), x.device)
 
     def loss(self, x, y):
         drop = torch.rand(len(y), device=y.device) < self.p_uncond
